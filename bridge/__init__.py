@@ -1,0 +1,27 @@
+"""kefu-bridge: the customer-service bridge for shops on WeChat."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    from bridge import config
+
+    app.config.from_mapping(config.load(app.instance_path, test_config))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from bridge import api, cli, db, errors, hooks, redisconn, tasks
+    from bridge.channels import ChannelCache
+
+    db.init_app(app)
+    app.extensions["channel_cache"] = ChannelCache(app.config["CHANNEL_CACHE_SECONDS"])
+    redisconn.init_app(app)
+    tasks.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(hooks.bp)
+    app.register_blueprint(api.bp)
+    cli.init_app(app)
+    return app

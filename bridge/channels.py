@@ -1,0 +1,63 @@
+"""Per-process caches for the hot path: channel snapshots and each shop's keyword matcher."""
+from __future__ import annotations
+
+import threading
+import time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bridge.autoreply import Matcher, Rule
+from bridge.messaging import ChannelConfig
+from bridge.models import AutoReply, Channel, Shop
+
+
+class ChannelCache:
+    """Channel rows by key for a few seconds; matchers until the shop's config_version moves."""
+
+    def __init__(self, ttl: float):
+        self.ttl = ttl
+        self._channels: dict[str, tuple[float, ChannelConfig | None]] = {}
+        self._matchers: dict[int, tuple[int, Matcher]] = {}
+        self._lock = threading.Lock()
+
+    def channel(self, session: Session, key: str) -> ChannelConfig | None:
+        now = time.monotonic()
+        hit = self._channels.get(key)
+        if hit and hit[0] > now:
+            return hit[1]
+        row = session.execute(
+            select(Channel, Shop.config_version)
+            .join(Shop, Shop.id == Channel.shop_id)
+            .where(Channel.key == key, Channel.enabled.is_(True))
+        ).first()
+        config = None
+        if row is not None:
+            ch, version = row
+            config = ChannelConfig(
+                id=ch.id, shop_id=ch.shop_id, kind=ch.kind, key=ch.key, app_id=ch.app_id,
+                app_secret=ch.app_secret, token=ch.token, encoding_aes_key=ch.encoding_aes_key,
+                data_format=ch.data_format, secret=ch.secret, config_version=version,
+            )
+        with self._lock:
+            self._channels[key] = (now + self.ttl, config)
+        return config
+
+    def matcher(self, session: Session, channel: ChannelConfig) -> Matcher:
+        hit = self._matchers.get(channel.shop_id)
+        if hit and hit[0] == channel.config_version:
+            return hit[1]
+        rows = session.scalars(select(AutoReply).where(AutoReply.shop_id == channel.shop_id)).all()
+        matcher = Matcher(
+            Rule(id=r.id, keywords=tuple(r.keywords), match=r.match, priority=r.priority,
+                 position=r.position, reply=r.reply)
+            for r in rows
+        )
+        with self._lock:
+            self._matchers[channel.shop_id] = (channel.config_version, matcher)
+        return matcher
+
+    def clear(self) -> None:
+        with self._lock:
+            self._channels.clear()
+            self._matchers.clear()

@@ -1,0 +1,119 @@
+"""Flask CLI: db, shops, worker, simulate, embedded (DESIGN.md, CLI)."""
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from bridge import db
+from bridge.shopfile import ConfigError, validate
+from bridge.shopload import apply
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+db_cli = AppGroup("db", help="Database schema (Alembic).")
+shops_cli = AppGroup("shops", help="Shops, channels and agents from config files.")
+simulate_cli = AppGroup("simulate", help="Post a message exactly as a channel would.")
+
+
+def alembic_config(url: str):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the schema to REVISION (default: head)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(current_app.config["DATABASE_URL"]), revision)
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True)
+@click.option("--autogenerate", is_flag=True)
+def db_revision(message: str, autogenerate: bool) -> None:
+    """Write a new revision (review it before committing)."""
+    from alembic import command
+
+    command.revision(alembic_config(current_app.config["DATABASE_URL"]), message=message,
+                     autogenerate=autogenerate)
+
+
+@shops_cli.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def shops_load(path: str) -> None:
+    """Create or update shops from FILE.json; all or nothing, idempotent."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise click.ClickException(f"{path}: not valid JSON: {exc}") from None
+    try:
+        shops = validate(document)
+        with db.new_session(current_app) as session:
+            report = apply(session, shops, datetime.now(timezone.utc))
+            session.commit()
+    except ConfigError as exc:
+        raise click.ClickException(f"{path}: {exc}; nothing was loaded") from None
+    current_app.extensions["channel_cache"].clear()
+    for label, keys in (("created", report.created), ("updated", report.updated),
+                        ("unchanged", report.unchanged)):
+        if keys:
+            click.echo(f"{label}: {', '.join(keys)}")
+
+
+@simulate_cli.command("wechat-oa")
+@click.argument("channel_key")
+@click.argument("openid")
+@click.argument("text")
+@click.option("--url", "base_url", help="Post to this server (e.g. https://shop.example) instead of in-process.")
+@click.option("--mode", type=click.Choice(["auto", "plain", "compat", "safe"]), default="auto",
+              help="Message encryption; auto = safe when the channel has an EncodingAESKey.")
+def simulate_oa(channel_key: str, openid: str, text: str, base_url: str | None, mode: str) -> None:
+    """Sign and POST a text message as WeChat would; print the decoded reply."""
+    from bridge.simulate import simulate_oa_text
+
+    try:
+        status, reply = simulate_oa_text(current_app._get_current_object(), channel_key, openid,
+                                         text, base_url, mode)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"HTTP {status}")
+    click.echo(reply)
+    if status != 200:
+        sys.exit(1)
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker_command(burst: bool) -> None:
+    """An RQ worker with the scheduler, on the app's queue, plus the periodic sweep."""
+    from bridge.worker import run_worker
+
+    run_worker(current_app._get_current_object(), burst=burst)
+
+
+@click.command("embedded")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=8000, type=int)
+@click.option("--demo-file", default=None, help="Show the logins of this shop file.")
+def embedded_command(host: str, port: int, demo_file: str | None) -> None:
+    """Web and worker in one process, on the in-process Redis stand-in (make run)."""
+    from bridge.embedded import run_embedded
+
+    run_embedded(current_app._get_current_object(), host, port, demo_file)
+
+
+def init_app(app: Flask) -> None:
+    for command in (db_cli, shops_cli, simulate_cli, worker_command, embedded_command):
+        app.cli.add_command(command)

@@ -1,0 +1,65 @@
+"""Configuration: defaults, then the environment, then test overrides."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULTS = {
+    "DATABASE_URL": None,  # None → SQLite file under the instance folder
+    "REDIS_URL": None,  # None → an in-process Redis stand-in (embedded default)
+    "SECRET_KEY": None,
+    "WECHAT_API_BASE": "https://api.weixin.qq.com",
+    "WECHAT_HTTP_TIMEOUT": 5.0,
+    # Agent image uploads; webhooks get the much smaller cap below.
+    "MAX_CONTENT_LENGTH": 11 * 1024 * 1024,
+    # WeChat pushes are small; 64 KiB leaves room for long texts and AES envelopes.
+    "WEBHOOK_MAX_BYTES": 64 * 1024,
+    "SIGNATURE_MAX_AGE": 300,  # seconds a signed webhook timestamp stays acceptable
+    "TOKEN_MAX_AGE": 12 * 3600,  # agent API bearer tokens
+    "UPLOAD_MAX_BYTES": 10 * 1024 * 1024,  # agent image uploads (WeChat allows 10 MB)
+    "DELIVERY_STALE_SECONDS": 120,  # a pending outbox row older than this is re-enqueued
+    "SWEEP_INTERVAL_SECONDS": 30,
+    "CHANNEL_CACHE_SECONDS": 5.0,
+    "RQ_QUEUE": "kefu",
+}
+
+ENV_KEYS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "WECHAT_API_BASE")
+
+DEV_SECRET = "dev-only-not-secret"
+
+
+def load(instance_path: str, test_config: dict | None = None) -> dict:
+    """Build the configuration dict: defaults → environment → test overrides."""
+    config = dict(DEFAULTS)
+    for key in ENV_KEYS:
+        value = os.environ.get(key)
+        if value:
+            config[key] = value
+    if test_config:
+        config.update(test_config)
+    if not config["DATABASE_URL"]:
+        Path(instance_path).mkdir(parents=True, exist_ok=True)
+        config["DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'kefu.sqlite3'}"
+    config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
+    if not config["SECRET_KEY"]:
+        if is_production(config):
+            raise RuntimeError(
+                "SECRET_KEY is not set: production (DATABASE_URL or REDIS_URL set) needs it "
+                "to sign agent tokens"
+            )
+        config["SECRET_KEY"] = DEV_SECRET
+    config["WECHAT_API_BASE"] = config["WECHAT_API_BASE"].rstrip("/")
+    return config
+
+
+def is_production(config: dict) -> bool:
+    """Anything beyond the embedded default (a real database or Redis) is production."""
+    return bool(os.environ.get("DATABASE_URL") or os.environ.get("REDIS_URL"))
+
+
+def normalize_database_url(url: str) -> str:
+    """The usual postgresql:// form is driven with psycopg 3."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

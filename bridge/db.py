@@ -1,0 +1,74 @@
+"""Engine and sessions: one engine per app, one session per request or job."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app, g
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        _serialize_sqlite_writers(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _serialize_sqlite_writers(engine: Engine) -> None:
+    """SQLite: WAL, and BEGIN IMMEDIATE so concurrent writers queue on the lock.
+
+    pysqlite's deferred BEGIN upgrades read locks to write locks mid-transaction, which
+    fails with "database is locked" instead of waiting; IMMEDIATE makes every transaction
+    wait its turn (busy timeout), which is the serialized behaviour we want.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def init_app(app: Flask) -> None:
+    engine = make_engine(app.config["DATABASE_URL"])
+    # RQ forks a work horse per job: the child must not reuse the parent's connections.
+    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+    app.extensions["db_engine"] = engine
+    app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    app.teardown_appcontext(_close_session)
+
+
+def session() -> Session:
+    """The current request's (or job's) session, opened on first use."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["db_sessionmaker"]()
+    return g.db_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    s = g.pop("db_session", None)
+    if s is not None:
+        s.close()
+
+
+@contextmanager
+def new_session(app: Flask) -> Iterator[Session]:
+    """A session outside the request cycle (CLI, jobs, tests)."""
+    s = app.extensions["db_sessionmaker"]()
+    try:
+        yield s
+    finally:
+        s.close()

@@ -1,0 +1,136 @@
+"""The outbox: every outbound message is a row first, delivered by a job, ended sent or failed.
+
+A delivery claims its row (pending → sending) with a conditional UPDATE, so two jobs for
+the same row — a sweeper's re-enqueue racing the original — send it once. A worker killed
+mid-send leaves the row `sending` with an expired claim; the sweeper hands it out again.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from adapters.errors import ChannelAPIError
+from bridge.messaging import OutboundMessage
+from bridge.models import Conversation, Customer, Message
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+CLAIM_SECONDS = 90
+# RQ's retry intervals for the transient codes (-1, 45011, network); MAX_ATTEMPTS in all.
+RETRY_INTERVALS = [2, 10, 30, 60]
+
+
+class RetryLater(Exception):
+    """A transient channel failure: RQ retries the job with backoff."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str  # sent | failed | retry | skipped
+    code: str | None = None
+
+
+def create_outbound(session: Session, conversation: Conversation, sender: str, type_: str,
+                    text: str | None, now: datetime, agent_id: int | None = None,
+                    media: dict | None = None) -> Message:
+    """A pending outbox row in the conversation; the caller commits, then enqueues."""
+    message = Message(
+        shop_id=conversation.shop_id, conversation_id=conversation.id, direction="out",
+        sender=sender, agent_id=agent_id, type=type_, text=text, media=media,
+        delivery="pending", attempts=0, created_at=now, updated_at=now,
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def deliver(session: Session, message_id: int, send, now: datetime, windowed: bool = True) -> Outcome:
+    """Send one outbox row through its channel: `send(conversation, OutboundMessage)`.
+
+    `windowed`: the channel limits pushes to a window after the shopper's last action.
+    """
+    claimed = session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.direction == "out",
+               or_(Message.delivery == "pending",
+                   (Message.delivery == "sending") & (Message.claimed_until < now)))
+        .values(delivery="sending", claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
+                attempts=Message.attempts + 1, updated_at=now)
+    ).rowcount
+    if not claimed:
+        session.rollback()
+        return Outcome("skipped")
+    message = session.get(Message, message_id)
+    conversation = session.get(Conversation, message.conversation_id)
+    customer = session.get(Customer, conversation.customer_id)
+    refusal = _take_window_slot(session, customer, now) if windowed else None
+    if refusal:
+        _finish(message, "failed", now, *refusal)
+        session.commit()
+        return Outcome("failed", refusal[0])
+    session.commit()  # the claim and the slot are ours before the network call
+
+    out = OutboundMessage(to=customer.external_id, type=message.type, text=message.text,
+                          media_id=(message.media or {}).get("media_id"))
+    try:
+        send(conversation, out)
+    except ChannelAPIError as exc:
+        if windowed:
+            _give_back_slot(session, customer.id)
+        retry = exc.retryable and message.attempts < MAX_ATTEMPTS
+        _finish(message, "pending" if retry else "failed", now, exc.code, exc.message)
+        session.commit()
+        log.info("message %s: %s (%s) after attempt %s", message.id,
+                 "will retry" if retry else "failed", exc.code, message.attempts)
+        if retry:
+            raise RetryLater(f"message {message.id}: {exc.code}") from exc
+        return Outcome("failed", exc.code)
+    _finish(message, "sent", now)
+    session.commit()
+    return Outcome("sent")
+
+
+def _finish(message: Message, state: str, now: datetime, code: str | None = None,
+            error: str | None = None) -> None:
+    message.delivery, message.error_code, message.error_message = state, code, error
+    message.claimed_until, message.updated_at = None, now
+    if state == "sent":
+        message.sent_at = now
+
+
+def _take_window_slot(session: Session, customer: Customer, now: datetime) -> tuple[str, str] | None:
+    """Spend one of the messages the shopper's last action allows; say why not if none is left."""
+    taken = session.execute(
+        update(Customer)
+        .where(Customer.id == customer.id, Customer.window_quota > 0,
+               Customer.window_expires_at > now)
+        .values(window_quota=Customer.window_quota - 1)
+    ).rowcount
+    if taken:
+        return None
+    session.refresh(customer)
+    if customer.window_expires_at is None or customer.window_expires_at <= now:
+        return ("window_closed", "over 48 hours since the shopper's last message (45015)")
+    return ("cap_reached", "no more messages allowed until the shopper writes again (45047)")
+
+
+def _give_back_slot(session: Session, customer_id: int) -> None:
+    session.execute(update(Customer)
+                    .where(Customer.id == customer_id, Customer.window_quota < 5)
+                    .values(window_quota=Customer.window_quota + 1))
+
+
+def stale_outbox(session: Session, now: datetime, older_than: timedelta, limit: int = 500) -> list[int]:
+    """Rows a job should have taken by now: lost from Redis, or a worker died holding them."""
+    cutoff = now - older_than
+    return list(session.scalars(
+        select(Message.id)
+        .where(or_((Message.delivery == "pending") & (Message.updated_at < cutoff),
+                   (Message.delivery == "sending") & (Message.claimed_until < now)))
+        .order_by(Message.id).limit(limit)
+    ))

@@ -1,0 +1,166 @@
+"""The inbound pipeline: dedupe → store → auto-reply, in one transaction per push.
+
+The receipt's unique (channel, external id) is the dedupe point. A retry that arrives while
+the first copy is still in flight blocks on that index (PostgreSQL) or on the write lock
+(SQLite) until the first commits, then finds the receipt and answers what the first did.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bridge.autoreply import Matcher
+from bridge.messaging import ChannelConfig, InboundMessage, Reply, SendWindow
+from bridge.models import OPEN_STATES, Conversation, Customer, InboundReceipt, Message
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Ingested:
+    reply: Reply | None
+    duplicate: bool
+    conversation_id: int | None
+    message_id: int | None
+
+
+def ingest(session: Session, channel: ChannelConfig, inbound: InboundMessage,
+           matcher: Matcher, window: SendWindow | None, now: datetime) -> Ingested:
+    """Store one push exactly once and decide its passive reply. Commits."""
+    rule = matcher.match(inbound.text) if inbound.kind in ("text", "voice") else None
+    try:
+        customer = _customer(session, channel, inbound.user_id)
+        receipt = InboundReceipt(
+            shop_id=channel.shop_id, channel_id=channel.id, external_id=inbound.external_id,
+            kind=inbound.kind if inbound.kind != "event" else f"event:{inbound.event}",
+            customer_id=customer.id, created_at=now,
+        )
+        session.add(receipt)
+        session.flush()  # the dedupe point
+    except IntegrityError:
+        session.rollback()
+        return _replay(session, channel, inbound)
+
+    _open_window(customer, window, now)
+    if inbound.kind == "event":
+        _apply_event(customer, inbound)
+        receipt.payload = {"event": inbound.event, "key": inbound.event_key,
+                           "media": dict(inbound.media) if inbound.media else None}
+        session.commit()
+        return Ingested(None, False, None, None)
+
+    customer.last_inbound_at = now
+    conversation = _open_conversation(session, channel, customer, now, answered=rule is not None)
+    conversation.last_customer_message_at = now
+    message = Message(
+        shop_id=channel.shop_id, conversation_id=conversation.id, direction="in",
+        sender="customer", type=inbound.kind, text=inbound.text,
+        media=dict(inbound.media) if inbound.media else None, raw=dict(inbound.raw),
+        external_id=inbound.external_id, created_at=now, updated_at=now,
+    )
+    session.add(message)
+    session.flush()
+    receipt.message_id = message.id
+    reply = None
+    if rule is not None:
+        reply = Reply(type=rule.reply.get("type", "text"), text=rule.reply.get("text"),
+                      media_id=rule.reply.get("media_id"))
+        bot = Message(
+            shop_id=channel.shop_id, conversation_id=conversation.id, direction="out",
+            sender="bot", type=reply.type, text=reply.text,
+            media={"media_id": reply.media_id} if reply.media_id else None,
+            raw={"auto_reply_id": rule.id}, created_at=now, updated_at=now,
+        )
+        session.add(bot)
+        session.flush()
+        receipt.reply_message_id = bot.id
+    session.commit()
+    return Ingested(reply, False, conversation.id, message.id)
+
+
+def _replay(session: Session, channel: ChannelConfig, inbound: InboundMessage) -> Ingested:
+    receipt = session.scalar(
+        select(InboundReceipt).where(InboundReceipt.channel_id == channel.id,
+                                     InboundReceipt.external_id == inbound.external_id)
+    )
+    if receipt is None:  # the integrity error was not the receipt's: let it surface
+        raise RuntimeError("integrity error on ingest without a receipt")
+    reply = None
+    if receipt.reply_message_id is not None:
+        bot = session.get(Message, receipt.reply_message_id)
+        reply = Reply(type=bot.type, text=bot.text, media_id=(bot.media or {}).get("media_id"))
+    conversation_id = None
+    if receipt.message_id is not None:
+        conversation_id = session.get(Message, receipt.message_id).conversation_id
+    session.commit()
+    log.info("channel %s: duplicate push %s answered from receipt %s",
+             channel.key, inbound.external_id, receipt.id)
+    return Ingested(reply, True, conversation_id, receipt.message_id)
+
+
+def _customer(session: Session, channel: ChannelConfig, user_id: str) -> Customer:
+    """Get or create the shopper; a concurrent first message loses the insert and re-reads."""
+    query = select(Customer).where(Customer.channel_id == channel.id,
+                                   Customer.external_id == user_id)
+    customer = session.scalar(query)
+    if customer is not None:
+        return customer
+    try:
+        with session.begin_nested():
+            customer = Customer(shop_id=channel.shop_id, channel_id=channel.id, external_id=user_id)
+            session.add(customer)
+        return customer
+    except IntegrityError:
+        return session.scalar(query)
+
+
+def _open_conversation(session: Session, channel: ChannelConfig, customer: Customer,
+                       now: datetime, answered: bool) -> Conversation:
+    """The shopper's open conversation, or a new one: bot while rules answer, else queued."""
+    query = select(Conversation).where(Conversation.customer_id == customer.id,
+                                       Conversation.state.in_(OPEN_STATES))
+    conversation = session.scalar(query)
+    if conversation is None:
+        try:
+            with session.begin_nested():
+                conversation = Conversation(
+                    shop_id=channel.shop_id, channel_id=channel.id, customer_id=customer.id,
+                    state="bot" if answered else "queued",
+                    queued_at=None if answered else now, created_at=now,
+                )
+                session.add(conversation)
+            return conversation
+        except IntegrityError:
+            conversation = session.scalar(query)
+    if not answered and conversation.state == "bot":
+        conversation.state, conversation.queued_at = "queued", now
+    return conversation
+
+
+def _open_window(customer: Customer, window: SendWindow | None, now: datetime) -> None:
+    """A shopper message resets the channel's window; an event only opens a shorter one."""
+    if window is None:
+        return
+    expires = now + timedelta(seconds=window.seconds)
+    current_open = (customer.window_expires_at is not None and customer.window_expires_at > now
+                    and customer.window_quota > 0)
+    if window.resets or not current_open:
+        customer.window_expires_at, customer.window_quota = expires, window.quota
+
+
+def _apply_event(customer: Customer, inbound: InboundMessage) -> None:
+    if inbound.event == "subscribe":
+        customer.subscribed = True
+        if inbound.event_key:
+            customer.entry_scene = inbound.event_key
+    elif inbound.event == "unsubscribe":
+        customer.subscribed = False
+    elif inbound.event == "scan" and inbound.event_key:
+        customer.entry_scene = inbound.event_key
+    elif inbound.event == "click" and inbound.event_key:
+        customer.entry_menu = inbound.event_key

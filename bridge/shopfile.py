@@ -1,0 +1,277 @@
+"""The shop config file (DESIGN.md): validated whole before anything is written.
+
+Every error names its field, e.g. `shops[0].settings.routing: must be one of …`.
+The result is plain dicts with every default filled in.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+APP_ID = re.compile(r"^wx[0-9A-Za-z]{16}$")
+WECHAT_TOKEN = re.compile(r"^[A-Za-z0-9]{3,32}$")
+AES_KEY = re.compile(r"^[A-Za-z0-9]{43}$")
+HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+ROUTE_CONDITIONS = ("category", "order_state", "scene", "menu", "session_from", "page")
+
+
+class ConfigError(Exception):
+    def __init__(self, path: str, message: str):
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+Check = Callable[[Any, str], Any]
+_REQUIRED = object()
+
+
+def obj(spec: dict[str, tuple[Check, Any]]) -> Check:
+    """An object with exactly these keys; (check, default) per key, _REQUIRED for required."""
+
+    def check(value: Any, path: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise ConfigError(path or "file", "must be an object")
+        for key in value:
+            if key not in spec:
+                raise ConfigError(f"{path}.{key}" if path else str(key), "unknown key")
+        out = {}
+        for key, (inner, default) in spec.items():
+            sub = f"{path}.{key}" if path else key
+            if key in value:
+                out[key] = inner(value[key], sub)
+            elif default is _REQUIRED:
+                raise ConfigError(sub, "is required")
+            else:
+                out[key] = default() if callable(default) else default
+        return out
+
+    return check
+
+
+def list_of(inner: Check, max_items: int = 1000, min_items: int = 0) -> Check:
+    def check(value: Any, path: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise ConfigError(path, "must be a list")
+        if not min_items <= len(value) <= max_items:
+            raise ConfigError(path, f"must have {min_items} to {max_items} items")
+        return [inner(item, f"{path}[{i}]") for i, item in enumerate(value)]
+
+    return check
+
+
+def string(max_len: int = 200, pattern: re.Pattern[str] | None = None, what: str = "",
+           allow_empty: bool = False) -> Check:
+    def check(value: Any, path: str) -> str:
+        if not isinstance(value, str):
+            raise ConfigError(path, "must be a string")
+        if not allow_empty and not value.strip():
+            raise ConfigError(path, "must not be empty")
+        if len(value) > max_len:
+            raise ConfigError(path, f"must be at most {max_len} characters")
+        if pattern is not None and not pattern.match(value):
+            raise ConfigError(path, f"must be {what or pattern.pattern}")
+        return value
+
+    return check
+
+
+def integer(lo: int, hi: int) -> Check:
+    def check(value: Any, path: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(path, "must be a whole number")
+        if not lo <= value <= hi:
+            raise ConfigError(path, f"must be between {lo} and {hi}")
+        return value
+
+    return check
+
+
+def optional(inner: Check) -> Check:
+    return lambda value, path: None if value is None else inner(value, path)
+
+
+def boolean(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(path, "must be true or false")
+    return value
+
+
+def one_of(*choices: str) -> Check:
+    def check(value: Any, path: str) -> str:
+        if value not in choices:
+            raise ConfigError(path, f"must be one of {', '.join(choices)}")
+        return value
+
+    return check
+
+
+def timezone_name(value: Any, path: str) -> str:
+    string(64)(value, path)
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(path, f"unknown time zone {value!r}") from None
+    return value
+
+
+def _working_period(value: Any, path: str) -> dict[str, Any]:
+    period = obj({
+        "days": (list_of(integer(1, 7), max_items=7, min_items=1), _REQUIRED),
+        "start": (string(5, HHMM, "a time HH:MM"), _REQUIRED),
+        "end": (string(5, HHMM, "a time HH:MM"), _REQUIRED),
+    })(value, path)
+    if len(set(period["days"])) != len(period["days"]):
+        raise ConfigError(f"{path}.days", "lists a day twice")
+    if period["end"] <= period["start"]:
+        raise ConfigError(f"{path}.end", "must be after start")
+    return period
+
+
+def _message(default: str) -> tuple[Check, Any]:
+    return (string(600), default)
+
+
+SETTINGS = obj({
+    "routing": (one_of("least_load", "round_robin", "idle_rate", "weighted"), "least_load"),
+    "customer_chooses_agent": (boolean, False),
+    "recent_contact_hours": (integer(0, 8760), 72),
+    "queue_order": (one_of("fifo", "lifo"), "fifo"),
+    "robot_first": (boolean, False),
+    "working_hours": (list_of(_working_period, max_items=21), list),
+    "welcome_message": _message("您好，我是{agent}，请问有什么可以帮您？"),
+    "off_hours_message": _message("现在是下班时间，我们上班后会第一时间回复您。"),
+    "queue_message": _message("当前排队第{position}位，请稍候。"),
+    "no_agent_message": _message("客服暂时不在，请留言，我们会尽快回复。"),
+    "rating_on_end": (boolean, True),
+    "customer_idle_minutes": (integer(0, 1440), 15),
+    "agent_reply_timeout_minutes": (integer(0, 1440), 0),
+    "history_reply_hours": (integer(0, 8760), 72),
+    "retention_days": (optional(integer(1, 36500)), None),
+})
+
+_KEY = (string(64, KEY, "a key of a-z, 0-9, _ and - (up to 64)"), _REQUIRED)
+_WECHAT = {
+    "kind": (string(16), _REQUIRED),
+    "key": _KEY,
+    "app_id": (string(18, APP_ID, "wx followed by 16 letters or digits"), _REQUIRED),
+    "app_secret": (string(128), _REQUIRED),
+    "token": (string(32, WECHAT_TOKEN, "3 to 32 letters or digits"), _REQUIRED),
+    "encoding_aes_key": (optional(string(43, AES_KEY, "43 letters or digits")), None),
+}
+CHANNEL_SPECS = {
+    "wechat_oa": obj(_WECHAT),
+    "wechat_mp": obj({**_WECHAT, "data_format": (one_of("json", "xml"), "json")}),
+    "widget": obj({"kind": (string(16), _REQUIRED), "key": _KEY,
+                   "secret": (string(128, re.compile(r"^.{16,}$"), "at least 16 characters"),
+                              _REQUIRED)}),
+}
+
+
+def channel(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(path, "must be an object")
+    kind = one_of(*CHANNEL_SPECS)(value.get("kind"), f"{path}.kind")
+    return CHANNEL_SPECS[kind](value, path)
+
+
+def route_condition(value: Any, path: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(path, "must be an object with one or more conditions")
+    for key, item in value.items():
+        if key not in ROUTE_CONDITIONS:
+            raise ConfigError(f"{path}.{key}", f"unknown key (conditions: {', '.join(ROUTE_CONDITIONS)})")
+        string(128)(item, f"{path}.{key}")
+    return dict(value)
+
+
+def reply(value: Any, path: str) -> dict[str, Any]:
+    out = obj({"type": (one_of("text", "image"), "text"),
+               "text": (optional(string(600)), None),
+               "media_id": (optional(string(128)), None)})(value, path)
+    if out["type"] == "text" and not out["text"]:
+        raise ConfigError(f"{path}.text", "is required for a text reply")
+    if out["type"] == "image" and not out["media_id"]:
+        raise ConfigError(f"{path}.media_id", "is required for an image reply")
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def auto_reply(value: Any, path: str) -> dict[str, Any]:
+    rule = obj({
+        "keywords": (list_of(string(100), max_items=50, min_items=1), _REQUIRED),
+        "match": (one_of("contains", "exact", "regex"), "contains"),
+        "priority": (integer(-1000, 1000), 0),
+        "reply": (reply, _REQUIRED),
+    })(value, path)
+    if rule["match"] == "regex":
+        for i, pattern in enumerate(rule["keywords"]):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"{path}.keywords[{i}]", f"is not a valid regex: {exc}") from None
+    return rule
+
+
+AGENT = obj({
+    "username": (string(64, KEY, "a username of a-z, 0-9, _ and -"), _REQUIRED),
+    "password": (string(200, re.compile(r"^.{8,}$"), "at least 8 characters"), _REQUIRED),
+    "name": (string(200), _REQUIRED),
+    "role": (one_of("admin", "agent"), "agent"),
+    "max_concurrent": (integer(1, 50), 10),
+    "weight": (integer(1, 100), 1),
+    "groups": (list_of(string(64, KEY, "a group key"), max_items=50), list),
+})
+
+SHOP = obj({
+    "key": _KEY,
+    "name": (string(200), _REQUIRED),
+    "timezone": (timezone_name, "Asia/Shanghai"),
+    "settings": (SETTINGS, lambda: SETTINGS({}, "settings")),
+    "channels": (list_of(channel, max_items=100), list),
+    "groups": (list_of(obj({"key": _KEY, "name": (string(200), _REQUIRED)}), max_items=200), list),
+    "entry_routes": (list_of(obj({"when": (route_condition, _REQUIRED),
+                                  "group": (string(64, KEY, "a group key"), _REQUIRED)}),
+                             max_items=200), list),
+    "agents": (list_of(AGENT, max_items=2000), list),
+    "auto_replies": (list_of(auto_reply, max_items=20000), list),
+    "quick_phrases": (list_of(obj({"title": (string(200), _REQUIRED),
+                                   "text": (string(2000), _REQUIRED)}), max_items=2000), list),
+})
+
+
+def _unique(items: list[dict[str, Any]], field: str, path: str) -> None:
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if item[field] in seen:
+            raise ConfigError(f"{path}[{i}].{field}", f"{item[field]!r} appears twice")
+        seen.add(item[field])
+
+
+def _cross_check(shop: dict[str, Any], path: str) -> None:
+    _unique(shop["groups"], "key", f"{path}.groups")
+    _unique(shop["agents"], "username", f"{path}.agents")
+    groups = {g["key"] for g in shop["groups"]}
+    for i, route in enumerate(shop["entry_routes"]):
+        if route["group"] not in groups:
+            raise ConfigError(f"{path}.entry_routes[{i}].group", f"no group {route['group']!r} in this shop")
+    for i, agent in enumerate(shop["agents"]):
+        for j, key in enumerate(agent["groups"]):
+            if key not in groups:
+                raise ConfigError(f"{path}.agents[{i}].groups[{j}]", f"no group {key!r} in this shop")
+
+
+def validate(document: Any) -> list[dict[str, Any]]:
+    """The whole file → the list of shops, or ConfigError naming the first bad field."""
+    shops = obj({"shops": (list_of(SHOP, max_items=1000, min_items=1), _REQUIRED)})(document, "")["shops"]
+    _unique(shops, "key", "shops")
+    channel_paths: dict[str, str] = {}
+    for i, shop in enumerate(shops):
+        _cross_check(shop, f"shops[{i}]")
+        for j, ch in enumerate(shop["channels"]):
+            here = f"shops[{i}].channels[{j}].key"
+            if ch["key"] in channel_paths:
+                raise ConfigError(here, f"{ch['key']!r} is already used at {channel_paths[ch['key']]}")
+            channel_paths[ch["key"]] = here
+    return shops

@@ -1,0 +1,32 @@
+"""The job queue (RQ on the app's Redis) and what the bridge hands to it."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app
+from rq import Queue, Retry
+
+from bridge.delivery import RETRY_INTERVALS
+
+log = logging.getLogger(__name__)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["rq_queue"] = Queue(app.config["RQ_QUEUE"], connection=app.extensions["redis"])
+
+
+def queue() -> Queue:
+    return current_app.extensions["rq_queue"]
+
+
+def enqueue_delivery(message_id: int) -> None:
+    """After the commit. If Redis is unreachable the row stays pending for the sweeper."""
+    try:
+        queue().enqueue(
+            "jobs.delivery.deliver_message", message_id,
+            job_id=f"deliver-{message_id}",
+            retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+            result_ttl=60, failure_ttl=7 * 86400,
+        )
+    except Exception:  # noqa: BLE001 — the outbox row is the source of truth
+        log.exception("message %s: enqueue failed; the sweeper will pick it up", message_id)

@@ -1,0 +1,40 @@
+"""One webhook call: verify → parse → ingest each message → the channel's answer."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from sqlalchemy.orm import Session
+
+from adapters.errors import RequestRejected
+from bridge.channels import ChannelCache
+from bridge.ingest import ingest
+from bridge.messaging import ChannelConfig, HookRequest, HookResponse
+
+log = logging.getLogger(__name__)
+
+
+def handle(session: Session, cache: ChannelCache, channel: ChannelConfig, adapter,
+           req: HookRequest, read_body: Callable[[], bytes]) -> HookResponse:
+    """The signature is checked before the body is even read."""
+    try:
+        adapter.verify(req)
+        if req.method == "GET":
+            return adapter.echo(req)
+        req = replace(req, body=read_body())
+        messages = adapter.parse(req)
+    except RequestRejected as exc:
+        log.warning("channel %s: refused %s (%s)", channel.key, req.method, exc.reason)
+        return HookResponse(exc.reason, status=exc.status)
+    matcher = cache.matcher(session, channel)
+    now = datetime.now(timezone.utc)
+    reply, first = None, None
+    for inbound in messages:
+        result = ingest(session, channel, inbound, matcher, adapter.send_window(inbound), now)
+        if first is None:
+            first, reply = inbound, result.reply
+    if first is None:
+        return HookResponse("success")
+    return adapter.reply_passive(req, first, reply)

@@ -1,0 +1,1 @@
+"""RQ job functions: thin, take ids, call one service, let failures raise."""

@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -25,9 +23,8 @@ from bridge.models import (
     QuickPhrase,
     Shop,
 )
+from bridge.passwords import hash_password, verify_password
 from bridge.shopfile import ConfigError
-
-hasher = PasswordHasher()
 
 CHANNEL_FIELDS = ("app_id", "app_secret", "token", "encoding_aes_key", "data_format", "secret")
 
@@ -124,13 +121,6 @@ def _groups(session: Session, shop: Shop, specs: list[dict[str, Any]]) -> tuple[
     return rows, changed
 
 
-def _password_matches(password_hash: str, password: str) -> bool:
-    try:
-        return hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
 def _agents(session: Session, shop: Shop, specs: list[dict[str, Any]], groups: dict[str, Group],
             now: datetime) -> bool:
     rows = {a.username: a for a in session.scalars(select(Agent).where(Agent.shop_id == shop.id))}
@@ -139,12 +129,12 @@ def _agents(session: Session, shop: Shop, specs: list[dict[str, Any]], groups: d
         row = rows.get(spec["username"])
         if row is None:
             row = Agent(shop_id=shop.id, username=spec["username"], status="offline",
-                        password_hash=hasher.hash(spec["password"]), token_version=1,
+                        password_hash=hash_password(spec["password"]), token_version=1,
                         created_at=now)
             session.add(row)
             changed = True
-        elif not _password_matches(row.password_hash, spec["password"]):
-            row.password_hash = hasher.hash(spec["password"])
+        elif not verify_password(row.password_hash, spec["password"]):
+            row.password_hash = hash_password(spec["password"])
             row.token_version += 1  # a new password ends the old sessions
             changed = True
         changed |= _assign(row, name=spec["name"], role=spec["role"], weight=spec["weight"],

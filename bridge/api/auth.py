@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from functools import wraps
 
-from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, g, jsonify, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -13,10 +12,7 @@ from bridge.api import bp
 from bridge.api.shapes import agent_json, json_body
 from bridge.errors import APIError
 from bridge.models import Agent, Shop
-from bridge.shopload import hasher
-
-# Verifying against this when the user does not exist keeps the timing of both failures alike.
-_DUMMY_HASH = hasher.hash("not-a-real-password")
+from bridge.passwords import verify_password
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -36,11 +32,7 @@ def login():
     agent = db.session().scalar(
         select(Agent).join(Shop, Shop.id == Agent.shop_id)
         .where(Shop.key == shop_key, Agent.username == username, Agent.active.is_(True)))
-    try:
-        ok = hasher.verify(agent.password_hash if agent else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        ok = False
-    if agent is None or not ok:
+    if not verify_password(agent.password_hash if agent else None, password):
         raise APIError(401, "invalid_credentials", "unknown shop, username or password")
     return jsonify({"token": issue_token(agent), "agent": agent_json(agent)})
 

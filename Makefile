@@ -1,0 +1,33 @@
+# kefu-bridge — `make run` (embedded default) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+
+.PHONY: install run test bench clean
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+## run: migrate the SQLite file, load the demo shop, start web + worker in one process.
+run: $(STAMP)
+	$(BIN)/flask --app wsgi db upgrade
+	$(BIN)/flask --app wsgi shops load demo/shop.json
+	$(BIN)/flask --app wsgi embedded --demo-file demo/shop.json
+
+## test: the whole suite (SQLite always; PostgreSQL and Redis on 127.0.0.1 when running).
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## bench: webhook and matcher figures (bench/README.md).
+bench: $(STAMP)
+	$(BIN)/python bench/run_matcher.py
+	$(BIN)/python bench/run_oa.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,166 @@
+"""Fixtures: the app on SQLite always and PostgreSQL when it runs here, real Redis when it runs.
+
+PostgreSQL: a database of our own is created, migrated once, and truncated before each test.
+SQLite: one migrated template file, copied for each test. Redis: database 15, flushed
+before each test; without a Redis server the app falls back to its in-process stand-in and
+the tests that need real Redis (several processes) skip, saying why.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+from bridge import create_app, passwords
+from bridge.cli import alembic_config
+from tests.factories import load_shop, shop_doc
+
+pytest_plugins = ["tests.fake_wechat"]
+passwords.use_test_cost()  # argon2id still, at a cost that keeps fixtures fast
+
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+REQUIRE_SERVICES = os.environ.get("KEFU_REQUIRE_SERVICES") == "1"
+
+
+def _missing(reason: str):
+    """Skip, saying why; in CI (KEFU_REQUIRE_SERVICES=1) fail instead."""
+    if REQUIRE_SERVICES:
+        pytest.fail(reason + " (KEFU_REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+def _migrate(url: str) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")
+
+
+def _pg_available() -> str | None:
+    try:
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 2})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}"
+
+
+def _redis_available() -> str | None:
+    try:
+        redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2).ping()
+        return None
+    except Exception as exc:  # noqa: BLE001
+        return f"Redis not reachable at {REDIS_TEST_URL}: {type(exc).__name__}"
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """A migrated PostgreSQL database for this test session, dropped at the end."""
+    reason = _pg_available()
+    if reason:
+        _missing(reason)
+    name = f"kefu_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    _migrate(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "kefu.sqlite3"
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
+def _truncate(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename != 'alembic_version'"
+        )).scalars().all()
+        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """Each test that uses the database runs on both backends."""
+    if request.param == "sqlite":
+        path = tmp_path / "kefu.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("pg_database")
+    _truncate(url)
+    return url
+
+
+@pytest.fixture
+def pg_url(pg_database) -> str:
+    """PostgreSQL only (tests of several processes at once)."""
+    _truncate(pg_database)
+    return pg_database
+
+
+@pytest.fixture
+def redis_url() -> str | None:
+    """Real Redis (flushed) when it runs here, else None: the app's in-process stand-in."""
+    reason = _redis_available()
+    if reason:
+        if REQUIRE_SERVICES:
+            _missing(reason)
+        return None
+    redis.Redis.from_url(REDIS_TEST_URL).flushdb()
+    return REDIS_TEST_URL
+
+
+@pytest.fixture
+def real_redis_url() -> str:
+    reason = _redis_available()
+    if reason:
+        _missing(reason)
+    redis.Redis.from_url(REDIS_TEST_URL).flushdb()
+    return REDIS_TEST_URL
+
+
+def make_app(database_url: str, redis_url: str | None, wechat_url: str = "http://127.0.0.1:9", **extra):
+    if redis_url is None:
+        import bridge.redisconn as rc
+
+        rc._embedded_server = None  # a fresh stand-in per app
+    return create_app({
+        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "test-secret",
+        "WECHAT_API_BASE": wechat_url, "WECHAT_HTTP_TIMEOUT": 2.0, "TESTING": True, **extra,
+    })
+
+
+@pytest.fixture
+def app(database_url, redis_url, fake_wechat):
+    app = make_app(database_url, redis_url, fake_wechat.url)
+    yield app
+    app.extensions["db_engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def shop(app):
+    """The standard test shop (tests/factories.py), loaded through the real loader."""
+    return load_shop(app, shop_doc())

@@ -1,0 +1,127 @@
+"""Test shops, loaded through the real loader, and their signed WeChat pushes."""
+from __future__ import annotations
+
+import copy
+import secrets
+import time
+from datetime import datetime, timezone
+from types import SimpleNamespace
+
+from sqlalchemy import select
+from wechatpy.crypto import WeChatCrypto
+
+from adapters.wechat_oa import url_signature
+from bridge import db
+from bridge.models import Agent, Channel, Shop
+from bridge.shopfile import validate
+from bridge.shopload import apply
+
+OFFICIAL = {  # the official WXBizMsgCrypt sample (FACTS.md §6 A), also kept here for CI clones
+    "token": "spamtest", "encoding_aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    "app_id": "wx2c2769f8efd9abc2",
+}
+
+BASE_SHOP = {
+    "key": "acme", "name": "Acme 旗舰店", "timezone": "Asia/Shanghai",
+    "settings": {"routing": "least_load"},
+    "channels": [
+        {"kind": "wechat_oa", "key": "acme-oa", "app_id": "wx00000000000000a1",
+         "app_secret": "secret-a1", "token": "acmetoken"},
+        {"kind": "wechat_oa", "key": "acme-safe", "app_id": OFFICIAL["app_id"],
+         "app_secret": "secret-safe", "token": OFFICIAL["token"],
+         "encoding_aes_key": OFFICIAL["encoding_aes_key"]},
+    ],
+    "groups": [{"key": "presales", "name": "售前"}],
+    "agents": [
+        {"username": "alice", "password": "alice-password", "name": "Alice", "role": "admin",
+         "groups": ["presales"]},
+        {"username": "bob", "password": "bob-password", "name": "Bob"},
+    ],
+    "auto_replies": [
+        {"keywords": ["发货", "shipping"], "match": "contains", "priority": 10,
+         "reply": {"type": "text", "text": "48小时内发货"}},
+        {"keywords": ["hi"], "match": "exact", "priority": 1, "reply": {"type": "text", "text": "hello!"}},
+        {"keywords": ["^\\d{6,}$"], "match": "regex", "reply": {"type": "text", "text": "订单号已收到"}},
+    ],
+    "quick_phrases": [{"title": "问候", "text": "在的"}],
+}
+
+OTHER_SHOP = {
+    "key": "other", "name": "Other Shop",
+    "channels": [{"kind": "wechat_oa", "key": "other-oa", "app_id": "wx00000000000000b2",
+                  "app_secret": "secret-b2", "token": "othertoken"}],
+    "agents": [{"username": "mallory", "password": "mallory-password", "name": "Mallory", "role": "admin"}],
+}
+
+
+def shop_doc(*extra_shops: dict, **overrides) -> dict:
+    shop = copy.deepcopy(BASE_SHOP)
+    shop.update(overrides)
+    return {"shops": [shop, copy.deepcopy(OTHER_SHOP), *extra_shops]}
+
+
+def load_shop(app, doc: dict) -> SimpleNamespace:
+    """Load through the real loader; return the first shop's ids for the test."""
+    with db.new_session(app) as session:
+        apply(session, validate(doc), datetime.now(timezone.utc))
+        session.commit()
+        key = doc["shops"][0]["key"]
+        shop = session.scalar(select(Shop).where(Shop.key == key))
+        channels = {c.key: c for c in session.scalars(select(Channel).where(Channel.shop_id == shop.id))}
+        agents = {a.username: a for a in session.scalars(select(Agent).where(Agent.shop_id == shop.id))}
+    app.extensions["channel_cache"].clear()
+    return SimpleNamespace(id=shop.id, key=key, channels=channels, agents=agents)
+
+
+# -- pushes as WeChat sends them (FACTS.md §1) ------------------------------------------------
+
+def text_xml(openid: str, content: str, msg_id: int | None = None, created: int | None = None) -> str:
+    msg_id = msg_id if msg_id is not None else secrets.randbelow(2**62)
+    return (f"<xml><ToUserName><![CDATA[gh_test]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+            f"<CreateTime>{created or int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>")
+
+
+def push_xml(openid: str, inner: str, created: int | None = None) -> str:
+    return (f"<xml><ToUserName><![CDATA[gh_test]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+            f"<CreateTime>{created or int(time.time())}</CreateTime>{inner}</xml>")
+
+
+def signed(token: str, body: str | bytes, mode: str = "plain", aes_key: str | None = None,
+           app_id: str | None = None, now: int | None = None) -> tuple[dict[str, str], bytes]:
+    """(query args, body) of a push signed (and for compat/safe, encrypted) as WeChat does."""
+    ts = str(now or int(time.time()))
+    nonce = str(secrets.randbelow(10**9))
+    args = {"signature": url_signature(token, ts, nonce), "timestamp": ts, "nonce": nonce,
+            "openid": "ignored"}
+    plain = body if isinstance(body, str) else body.decode()
+    if mode == "plain":
+        return args, plain.encode()
+    crypto = WeChatCrypto(token, aes_key, app_id)
+    envelope = crypto.encrypt_message(plain, nonce, ts)
+    encrypt = envelope.split("<Encrypt><![CDATA[")[1].split("]]>")[0]
+    args.update(encrypt_type="aes", msg_signature=url_signature(token, ts, nonce, encrypt))
+    if mode == "compat":
+        return args, plain.replace("</xml>", f"<Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>").encode()
+    return args, f"<xml><ToUserName><![CDATA[gh_test]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>".encode()
+
+
+def post_oa(client, channel_key: str, token: str, body: str, mode: str = "plain", **kw):
+    args, data = signed(token, body, mode, **kw)
+    return client.post(f"/hooks/wechat-oa/{channel_key}", query_string=args, data=data,
+                       content_type="text/xml")
+
+
+def post_acme(client, body: str, mode: str = "plain"):
+    """A push to the test shop: plain mode on acme-oa, compat/safe on acme-safe."""
+    if mode == "plain":
+        return post_oa(client, "acme-oa", "acmetoken", body)
+    return post_oa(client, "acme-safe", OFFICIAL["token"], body, mode,
+                   aes_key=OFFICIAL["encoding_aes_key"], app_id=OFFICIAL["app_id"])
+
+
+def login(client, username: str = "alice", password: str | None = None, shop: str = "acme") -> dict:
+    resp = client.post("/api/v1/auth/login", json={"shop": shop, "username": username,
+                                                    "password": password or f"{username}-password"})
+    assert resp.status_code == 200, resp.get_json()
+    return {"Authorization": f"Bearer {resp.get_json()['token']}"}

@@ -1,0 +1,114 @@
+"""The agent API: login, scope to the agent's shop, strict bodies, the reply outbox row."""
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import login, post_acme, post_oa, text_xml
+
+
+@pytest.fixture
+def conversation_id(client, shop) -> int:
+    post_acme(client, text_xml("o-api", "我想问一下尺码"))
+    items = client.get("/api/v1/conversations", headers=login(client)).get_json()["items"]
+    return items[0]["id"]
+
+
+@pytest.fixture
+def other_conversation_id(client, shop) -> int:
+    post_oa(client, "other-oa", "othertoken", text_xml("o-other", "别家的顾客"))
+    items = client.get("/api/v1/conversations", headers=login(client, "mallory", shop="other")).get_json()["items"]
+    return items[0]["id"]
+
+
+def test_login_gives_a_token_and_the_agent(client, shop):
+    resp = client.post("/api/v1/auth/login", json={"shop": "acme", "username": "alice", "password": "alice-password"})
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["agent"]["username"] == "alice" and body["agent"]["status"] == "offline"
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {body['token']}"})
+    assert me.get_json()["name"] == "Alice"
+
+
+@pytest.mark.parametrize("body", [
+    {"shop": "acme", "username": "alice", "password": "wrong-password"},
+    {"shop": "acme", "username": "nobody", "password": "alice-password"},
+    {"shop": "other", "username": "alice", "password": "alice-password"},
+])
+def test_bad_credentials_are_401(client, shop, body):
+    resp = client.post("/api/v1/auth/login", json=body)
+    assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "invalid_credentials"
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nonsense"}, {"Authorization": "Basic abc"}])
+def test_calls_without_a_valid_token_are_401(client, shop, headers):
+    resp = client.get("/api/v1/conversations", headers=headers)
+    assert resp.status_code == 401 and "error" in resp.get_json()
+
+
+def test_conversation_list_and_detail_carry_the_contract(client, conversation_id):
+    headers = login(client, "bob")
+    [item] = client.get("/api/v1/conversations", headers=headers).get_json()["items"]
+    assert item["id"] == conversation_id and item["state"] == "queued"
+    assert item["channel"] == {"key": "acme-oa", "kind": "wechat_oa"}
+    assert item["customer"]["external_id"] == "o-api" and item["agent"] is None
+    assert item["queued_at"].endswith("+00:00") and item["assigned_at"] is None
+    assert client.get(f"/api/v1/conversations/{conversation_id}", headers=headers).get_json() == item
+    assert client.get("/api/v1/conversations?state=ended", headers=headers).get_json() == {"items": []}
+    assert client.get("/api/v1/conversations?state=bogus", headers=headers).status_code == 400
+
+
+def test_messages_list_shows_direction_sender_and_delivery(client, conversation_id):
+    headers = login(client)
+    resp = client.post(f"/api/v1/conversations/{conversation_id}/messages", headers=headers,
+                       json={"type": "text", "text": "亲，您好"})
+    assert resp.status_code == 201
+    reply = resp.get_json()
+    assert (reply["direction"], reply["sender"], reply["agent"]["username"]) == ("out", "agent", "alice")
+    assert reply["delivery"]["state"] == "pending"
+    items = client.get(f"/api/v1/conversations/{conversation_id}/messages", headers=headers).get_json()["items"]
+    assert [(m["direction"], m["sender"], m["text"]) for m in items] == [
+        ("in", "customer", "我想问一下尺码"), ("out", "agent", "亲，您好")]
+    assert items[0]["delivery"] is None
+
+
+def test_another_shops_ids_answer_404(client, conversation_id, other_conversation_id):
+    headers = login(client)  # alice of acme
+    for path in (f"/api/v1/conversations/{other_conversation_id}",
+                 f"/api/v1/conversations/{other_conversation_id}/messages"):
+        assert client.get(path, headers=headers).status_code == 404
+    resp = client.post(f"/api/v1/conversations/{other_conversation_id}/messages", headers=headers,
+                       json={"type": "text", "text": "越界"})
+    assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "not_found"
+    mallory = login(client, "mallory", shop="other")
+    items = client.get(f"/api/v1/conversations/{other_conversation_id}/messages", headers=mallory).get_json()["items"]
+    assert [m["text"] for m in items] == ["别家的顾客"]  # nothing was added
+    assert client.get("/api/v1/conversations/999999", headers=headers).status_code == 404
+
+
+@pytest.mark.parametrize("kwargs, status", [
+    ({"data": "{not json", "content_type": "application/json"}, 400),
+    ({"data": "text=hi", "content_type": "application/x-www-form-urlencoded"}, 400),
+    ({"json": ["a", "list"]}, 400),
+    ({"json": {"type": "text", "text": ""}}, 422),
+    ({"json": {"type": "text", "text": "x" * 2001}}, 422),
+    ({"json": {"type": "text", "text": 42}}, 422),
+    ({"json": {"type": "video", "text": "hi"}}, 422),
+])
+def test_bad_reply_bodies_are_refused_and_store_nothing(client, conversation_id, kwargs, status):
+    headers = login(client)
+    resp = client.post(f"/api/v1/conversations/{conversation_id}/messages", headers=headers, **kwargs)
+    assert resp.status_code == status and resp.get_json()["error"]["message"]
+    items = client.get(f"/api/v1/conversations/{conversation_id}/messages", headers=headers).get_json()["items"]
+    assert len(items) == 1
+
+
+def test_pagination_of_messages(client, conversation_id):
+    headers = login(client)
+    for i in range(5):
+        client.post(f"/api/v1/conversations/{conversation_id}/messages", headers=headers, json={"text": f"m{i}"})
+    page = client.get(f"/api/v1/conversations/{conversation_id}/messages?limit=2", headers=headers).get_json()["items"]
+    assert [m["text"] for m in page] == ["m3", "m4"]
+    older = client.get(f"/api/v1/conversations/{conversation_id}/messages?limit=2&before={page[0]['id']}",
+                       headers=headers).get_json()["items"]
+    assert [m["text"] for m in older] == ["m1", "m2"]
+    assert client.get(f"/api/v1/conversations/{conversation_id}/messages?limit=0", headers=headers).status_code == 400

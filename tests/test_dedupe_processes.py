@@ -1,0 +1,70 @@
+"""WeChat's retries racing each other across several server processes are stored once."""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from bridge import db
+from bridge.models import Conversation, Customer, InboundReceipt, Message
+from tests.conftest import make_app
+from tests.factories import load_shop, shop_doc, signed, text_xml
+from tests.live import app_env, gunicorn
+
+COPIES = 8  # WeChat sends at most 3; more copies make the race harder
+
+
+def _race(base: str, pushes: list[tuple[dict, bytes]]) -> list[list[requests.Response]]:
+    """Every copy of every push at once, released together."""
+    start = threading.Barrier(len(pushes) * COPIES)
+
+    def send(push):
+        args, body = push
+        start.wait()
+        return requests.post(f"{base}/hooks/wechat-oa/acme-oa", params=args, data=body, timeout=30)
+
+    with ThreadPoolExecutor(len(pushes) * COPIES) as pool:
+        futures = [[pool.submit(send, p) for _ in range(COPIES)] for p in pushes]
+        return [[f.result() for f in copies] for copies in futures]
+
+
+def _content(resp: requests.Response) -> str:
+    text = resp.text
+    return text.split("<Content><![CDATA[")[1].split("]]>")[0] if "<Content>" in text else text
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_concurrent_retries_on_several_processes_are_stored_once(request, tmp_path, real_redis_url, backend):
+    if backend == "postgresql":
+        url = request.getfixturevalue("pg_url")
+    else:
+        import shutil
+        shutil.copy(request.getfixturevalue("sqlite_template"), tmp_path / "db.sqlite3")
+        url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    app = make_app(url, real_redis_url)
+    load_shop(app, shop_doc())
+
+    # 6 shoppers; even ones ask something a rule answers, odd ones something no rule does;
+    # two pushes come from one new shopper at once (its customer row is created under race).
+    texts = ["发货吗", "我有个问题", "shipping?", "想咨询一下", "123456789", "还在吗"]
+    pushes = [signed("acmetoken", text_xml(f"o-{i % 5}", t, msg_id=10_000 + i)) for i, t in enumerate(texts)]
+    with gunicorn(app_env(url, real_redis_url), workers=4) as base:
+        results = _race(base, pushes)
+
+    expected = ["48小时内发货", "success", "48小时内发货", "success", "订单号已收到", "success"]
+    for copies, want in zip(results, expected):
+        assert [r.status_code for r in copies] == [200] * COPIES
+        assert {_content(r) for r in copies} == {want}  # every copy got the first one's answer
+
+    with db.new_session(app) as s:
+        count = lambda model, *w: s.scalar(select(func.count()).select_from(model).where(*w))  # noqa: E731
+        assert count(InboundReceipt) == len(texts)
+        assert count(Message, Message.direction == "in") == len(texts)
+        assert count(Message, Message.sender == "bot") == 3
+        assert count(Customer) == 5
+        # o-0 and o-5 … the shopper who wrote twice has one conversation, not two
+        assert count(Conversation) == 5
+    app.extensions["db_engine"].dispose()

@@ -18,7 +18,7 @@ class ChannelCache:
     def __init__(self, ttl: float):
         self.ttl = ttl
         self._channels: dict[str, tuple[float, ChannelConfig | None]] = {}
-        self._matchers: dict[int, tuple[int, Matcher]] = {}
+        self._matchers: dict[int, tuple[int, Matcher, dict]] = {}
         self._lock = threading.Lock()
 
     def channel(self, session: Session, key: str) -> ChannelConfig | None:
@@ -44,18 +44,27 @@ class ChannelCache:
         return config
 
     def matcher(self, session: Session, channel: ChannelConfig) -> Matcher:
+        return self._shop(session, channel)[1]
+
+    def settings(self, session: Session, channel: ChannelConfig) -> dict:
+        """The shop's settings as of the channel snapshot's config version."""
+        return self._shop(session, channel)[2]
+
+    def _shop(self, session: Session, channel: ChannelConfig) -> tuple[int, Matcher, dict]:
         hit = self._matchers.get(channel.shop_id)
         if hit and hit[0] == channel.config_version:
-            return hit[1]
+            return hit
+        settings = session.scalar(select(Shop.settings).where(Shop.id == channel.shop_id)) or {}
         rows = session.scalars(select(AutoReply).where(AutoReply.shop_id == channel.shop_id)).all()
         matcher = Matcher(
             Rule(id=r.id, keywords=tuple(r.keywords), match=r.match, priority=r.priority,
                  position=r.position, reply=r.reply)
             for r in rows
         )
+        entry = (channel.config_version, matcher, settings)
         with self._lock:
-            self._matchers[channel.shop_id] = (channel.config_version, matcher)
-        return matcher
+            self._matchers[channel.shop_id] = entry
+        return entry
 
     def clear(self) -> None:
         with self._lock:

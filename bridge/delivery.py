@@ -125,12 +125,29 @@ def _give_back_slot(session: Session, customer_id: int) -> None:
                     .values(window_quota=Customer.window_quota + 1))
 
 
+def _stale(now: datetime, older_than: timedelta):
+    return or_((Message.delivery == "pending") & (Message.updated_at < now - older_than),
+               (Message.delivery == "sending") & (Message.claimed_until < now))
+
+
 def stale_outbox(session: Session, now: datetime, older_than: timedelta, limit: int = 500) -> list[int]:
     """Rows a job should have taken by now: lost from Redis, or a worker died holding them."""
-    cutoff = now - older_than
     return list(session.scalars(
-        select(Message.id)
-        .where(or_((Message.delivery == "pending") & (Message.updated_at < cutoff),
-                   (Message.delivery == "sending") & (Message.claimed_until < now)))
-        .order_by(Message.id).limit(limit)
+        select(Message.id).where(_stale(now, older_than)).order_by(Message.id).limit(limit)
     ))
+
+
+def hand_out_stale(session: Session, now: datetime, older_than: timedelta, limit: int = 500) -> list[int]:
+    """The stale rows, each made pending and fresh again, for the caller to re-enqueue. Commits.
+
+    Fresh, so the next sweeps leave a row alone for `older_than` while its new job waits
+    behind a backlog: without it every sweep enqueued another copy of the same job, and
+    re-picked the same oldest `limit` rows while lost rows after them waited. An expired
+    claim goes back to pending: a job claims either, and the sweep need not tell them apart.
+    """
+    ids = stale_outbox(session, now, older_than, limit)
+    if ids:
+        session.execute(update(Message).where(Message.id.in_(ids), _stale(now, older_than))
+                        .values(delivery="pending", claimed_until=None, updated_at=now))
+        session.commit()
+    return ids

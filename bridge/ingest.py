@@ -14,11 +14,21 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bridge.autoreply import Matcher
+from bridge.autoreply import Matcher, fold
+from bridge.effects import Effects
+from bridge.lifecycle import take_rating
 from bridge.messaging import ChannelConfig, InboundMessage, Reply, SendWindow
 from bridge.models import OPEN_STATES, Conversation, Customer, InboundReceipt, Message
 
 log = logging.getLogger(__name__)
+
+HANDOFF = ("人工", "转人工", "人工客服", "找人工", "真人", "human", "agent")
+# While a human serves the shopper, keyword rules stay quiet.
+BOT_ANSWERS_IN = ("bot", "queued", "waiting")
+
+
+def asks_for_human(text: str | None) -> bool:
+    return bool(text) and (fold(text) in HANDOFF or "转人工" in text)
 
 
 @dataclass(frozen=True)
@@ -29,10 +39,12 @@ class Ingested:
     message_id: int | None
 
 
-def ingest(session: Session, channel: ChannelConfig, inbound: InboundMessage,
-           matcher: Matcher, window: SendWindow | None, now: datetime) -> Ingested:
+def ingest(session: Session, channel: ChannelConfig, inbound: InboundMessage, matcher: Matcher,
+           settings: dict, window: SendWindow | None, now: datetime) -> Ingested:
     """Store one push exactly once and decide its passive reply. Commits."""
-    rule = matcher.match(inbound.text) if inbound.kind in ("text", "voice") else None
+    handoff = inbound.kind in ("text", "voice") and asks_for_human(inbound.text)
+    rule = matcher.match(inbound.text) if inbound.kind in ("text", "voice") and not handoff else None
+    effects = Effects(channel.shop_id)
     try:
         customer = _customer(session, channel, inbound.user_id)
         receipt = InboundReceipt(
@@ -51,12 +63,24 @@ def ingest(session: Session, channel: ChannelConfig, inbound: InboundMessage,
         _apply_event(customer, inbound)
         receipt.payload = {"event": inbound.event, "key": inbound.event_key,
                            "media": dict(inbound.media) if inbound.media else None}
-        session.commit()
+        effects.commit(session)
         return Ingested(None, False, None, None)
 
     customer.last_inbound_at = now
-    conversation = _open_conversation(session, channel, customer, now, answered=rule is not None)
-    conversation.last_customer_message_at = now
+    conversation = take_rating(session, effects, settings, customer, inbound.text, now) \
+        if inbound.kind == "text" else None
+    if conversation is not None:
+        rule = None  # the shopper answered the rating card
+    else:
+        conversation = _open_conversation(session, channel, customer, now)
+        if conversation.state not in BOT_ANSWERS_IN:
+            rule = None
+        fallback = _advance(conversation, settings, rule is not None, handoff, now, effects)
+        if fallback and rule is None:
+            rule = fallback
+        conversation.last_customer_message_at = now
+        if conversation.state != "bot" and conversation.awaiting_reply_since is None:
+            conversation.awaiting_reply_since = now
     message = Message(
         shop_id=channel.shop_id, conversation_id=conversation.id, direction="in",
         sender="customer", type=inbound.kind, text=inbound.text,
@@ -66,6 +90,8 @@ def ingest(session: Session, channel: ChannelConfig, inbound: InboundMessage,
     session.add(message)
     session.flush()
     receipt.message_id = message.id
+    effects.publish("message.created", conversation.id, conversation.agent_id,
+                    queue=conversation.agent_id is None, message_id=message.id)
     reply = None
     if rule is not None:
         reply = Reply(type=rule.reply.get("type", "text"), text=rule.reply.get("text"),
@@ -74,12 +100,13 @@ def ingest(session: Session, channel: ChannelConfig, inbound: InboundMessage,
             shop_id=channel.shop_id, conversation_id=conversation.id, direction="out",
             sender="bot", type=reply.type, text=reply.text,
             media={"media_id": reply.media_id} if reply.media_id else None,
-            raw={"auto_reply_id": rule.id}, created_at=now, updated_at=now,
+            raw={"auto_reply_id": rule.id} if rule.id else {"robot_fallback": True},
+            created_at=now, updated_at=now,
         )
         session.add(bot)
         session.flush()
         receipt.reply_message_id = bot.id
-    session.commit()
+    effects.commit(session)
     return Ingested(reply, False, conversation.id, message.id)
 
 
@@ -120,26 +147,42 @@ def _customer(session: Session, channel: ChannelConfig, user_id: str) -> Custome
 
 
 def _open_conversation(session: Session, channel: ChannelConfig, customer: Customer,
-                       now: datetime, answered: bool) -> Conversation:
-    """The shopper's open conversation, or a new one: bot while rules answer, else queued."""
+                       now: datetime) -> Conversation:
+    """The shopper's open conversation, or a new one (with the bot until routed)."""
     query = select(Conversation).where(Conversation.customer_id == customer.id,
                                        Conversation.state.in_(OPEN_STATES))
     conversation = session.scalar(query)
-    if conversation is None:
-        try:
-            with session.begin_nested():
-                conversation = Conversation(
-                    shop_id=channel.shop_id, channel_id=channel.id, customer_id=customer.id,
-                    state="bot" if answered else "queued",
-                    queued_at=None if answered else now, created_at=now,
-                )
-                session.add(conversation)
-            return conversation
-        except IntegrityError:
-            conversation = session.scalar(query)
-    if not answered and conversation.state == "bot":
-        conversation.state, conversation.queued_at = "queued", now
-    return conversation
+    if conversation is not None:
+        return conversation
+    try:
+        with session.begin_nested():
+            conversation = Conversation(shop_id=channel.shop_id, channel_id=channel.id,
+                                        customer_id=customer.id, state="bot", created_at=now)
+            session.add(conversation)
+        return conversation
+    except IntegrityError:
+        return session.scalar(query)
+
+
+class _Fallback:
+    """The robot's answer when robot-first is on and no rule matched."""
+
+    def __init__(self, text: str):
+        self.id, self.reply = None, {"type": "text", "text": text}
+
+
+def _advance(conversation: Conversation, settings: dict, answered: bool, handoff: bool, now: datetime,
+             effects: Effects) -> _Fallback | None:
+    """A conversation with the bot goes to routing unless a rule (or robot-first) answers it."""
+    if conversation.state != "bot" or (answered and not handoff):
+        return None
+    if settings.get("robot_first") and not handoff:
+        text = settings.get("robot_fallback_message")
+        return _Fallback(text) if text else None
+    conversation.state, conversation.queued_at, conversation.routed_at = "queued", now, None
+    effects.dispatch = True
+    effects.publish("conversation.queued", conversation.id, queue=True, state="queued")
+    return None
 
 
 def _open_window(customer: Customer, window: SendWindow | None, now: datetime) -> None:

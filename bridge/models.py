@@ -176,6 +176,8 @@ class Customer(Base):
     window_expires_at: Mapped[datetime | None]
     window_quota: Mapped[int] = mapped_column(Integer, default=0)
     exclusive_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    # The conversation whose rating card awaits an answer (a reply of 1–5 is the rating).
+    rating_conversation_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -191,6 +193,7 @@ class Conversation(Base):
             postgresql_where=text("state != 'ended'"),
         ),
         Index("ix_conversations_shop_state", "shop_id", "state"),
+        Index("ix_conversations_customer_ended", "customer_id", "ended_at"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
@@ -203,6 +206,15 @@ class Conversation(Base):
     assigned_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     last_customer_message_at: Mapped[datetime | None]
+    # Set when the shopper writes and nobody has answered yet; cleared by an agent's reply.
+    awaiting_reply_since: Mapped[datetime | None]
+    first_response_at: Mapped[datetime | None]
+    routed_at: Mapped[datetime | None]  # when routing first decided (and told the shopper)
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    rating_invited_at: Mapped[datetime | None]
+    rating_score: Mapped[int | None] = mapped_column(Integer)
+    rating_comment: Mapped[str | None] = mapped_column(String(500))
+    rated_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     channel: Mapped[Channel] = relationship()
@@ -237,6 +249,7 @@ class Message(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_until: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
+    responded_at: Mapped[datetime | None]  # a shopper message: when an agent first answered
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

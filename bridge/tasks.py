@@ -7,6 +7,7 @@ from flask import Flask, current_app
 from rq import Queue, Retry
 
 from bridge.delivery import RETRY_INTERVALS
+from bridge.redisconn import shop_key
 
 log = logging.getLogger(__name__)
 
@@ -30,3 +31,17 @@ def enqueue_delivery(message_id: int) -> None:
         )
     except Exception:  # noqa: BLE001 — the outbox row is the source of truth
         log.exception("message %s: enqueue failed; the sweeper will pick it up", message_id)
+
+
+def dispatch_flag(shop_id: int) -> str:
+    return shop_key(shop_id, "dispatch_pending")
+
+
+def enqueue_dispatch(shop_id: int) -> None:
+    """Route the shop's queue soon. Coalesced: one job waits per shop however many arrive;
+    the job clears the flag before it reads the queue, so nothing arriving later is missed."""
+    try:
+        if current_app.extensions["redis"].set(dispatch_flag(shop_id), "1", nx=True, ex=60):
+            queue().enqueue("jobs.routing.dispatch_shop", shop_id, result_ttl=0, failure_ttl=86400)
+    except Exception:  # noqa: BLE001 — the sweep dispatches every shop with a queue
+        log.exception("shop %s: dispatch enqueue failed; the sweeper will route", shop_id)

@@ -29,10 +29,11 @@ def handle(session: Session, cache: ChannelCache, channel: ChannelConfig, adapte
         log.warning("channel %s: refused %s (%s)", channel.key, req.method, exc.reason)
         return HookResponse(exc.reason, status=exc.status)
     matcher = cache.matcher(session, channel)
+    settings = cache.settings(session, channel)
     now = datetime.now(timezone.utc)
     reply, first = None, None
     for inbound in messages:
-        result = ingest(session, channel, inbound, matcher, adapter.send_window(inbound), now)
+        result = ingest(session, channel, inbound, matcher, settings, adapter.send_window(inbound), now)
         if first is None:
             first, reply = inbound, result.reply
     if first is None:

@@ -1,19 +1,34 @@
-"""The periodic sweep: hand out again what a lost job or a dead worker left behind."""
+"""The periodic sweep: hand out again what a lost job or a dead worker left behind, and run
+the conversation timers (idle end, reply timeout, the queue) and, once a day, retention."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 
-from bridge import db, delivery, tasks
+from bridge import db, delivery, tasks, timers
 
 
-def sweep() -> int:
+def sweep() -> dict[str, int]:
     app = current_app._get_current_object()
+    now = datetime.now(timezone.utc)
     with db.new_session(app) as session:
-        stale = delivery.stale_outbox(
-            session, datetime.now(timezone.utc),
-            timedelta(seconds=app.config["DELIVERY_STALE_SECONDS"]))
+        stale = delivery.stale_outbox(session, now, timedelta(seconds=app.config["DELIVERY_STALE_SECONDS"]))
+        session.rollback()
+        done = {
+            "redelivered": len(stale),
+            "ended_idle": timers.end_idle(session, now),
+            "reassigned": timers.reassign_unanswered(session, now),
+            "dispatched": timers.dispatch_waiting(session, now),
+        }
     for message_id in stale:
         tasks.enqueue_delivery(message_id)
-    return len(stale)
+    if app.extensions["redis"].set(f"kefu:retention:{now:%Y-%m-%d}", "1", nx=True, ex=2 * 86400):
+        tasks.queue().enqueue("jobs.sweep.retention", result_ttl=3600)
+    return done
+
+
+def retention() -> int:
+    app = current_app._get_current_object()
+    with db.new_session(app) as session:
+        return timers.purge_old_messages(session, datetime.now(timezone.utc))

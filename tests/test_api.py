@@ -7,10 +7,21 @@ from tests.factories import login, post_acme, post_oa, text_xml
 
 
 @pytest.fixture
-def conversation_id(client, shop) -> int:
+def queued_id(client, shop) -> int:
+    """A shopper waiting in the queue (nobody is online yet)."""
     post_acme(client, text_xml("o-api", "我想问一下尺码"))
     items = client.get("/api/v1/conversations", headers=login(client)).get_json()["items"]
     return items[0]["id"]
+
+
+@pytest.fixture
+def conversation_id(client, queued_id) -> int:
+    """The same shopper, assigned to alice when she goes online."""
+    resp = client.patch("/api/v1/me", headers=login(client), json={"status": "online"})
+    assert resp.status_code == 200
+    detail = client.get(f"/api/v1/conversations/{queued_id}", headers=login(client)).get_json()
+    assert detail["state"] == "active" and detail["agent"]["username"] == "alice"
+    return queued_id
 
 
 @pytest.fixture
@@ -45,15 +56,19 @@ def test_calls_without_a_valid_token_are_401(client, shop, headers):
     assert resp.status_code == 401 and "error" in resp.get_json()
 
 
-def test_conversation_list_and_detail_carry_the_contract(client, conversation_id):
+def test_conversation_list_and_detail_carry_the_contract(client, queued_id):
+    conversation_id = queued_id
     headers = login(client, "bob")
     [item] = client.get("/api/v1/conversations", headers=headers).get_json()["items"]
     assert item["id"] == conversation_id and item["state"] == "queued"
     assert item["channel"] == {"key": "acme-oa", "kind": "wechat_oa"}
     assert item["customer"]["external_id"] == "o-api" and item["agent"] is None
     assert item["queued_at"].endswith("+00:00") and item["assigned_at"] is None
-    assert client.get(f"/api/v1/conversations/{conversation_id}", headers=headers).get_json() == item
+    detail = client.get(f"/api/v1/conversations/{conversation_id}", headers=headers).get_json()
+    assert detail.pop("metrics") == {"answered": 0, "answered_within_3min": 0, "response_rate_3min": None}
+    assert detail == item
     assert client.get("/api/v1/conversations?state=ended", headers=headers).get_json() == {"items": []}
+    assert client.get("/api/v1/conversations?state=queued", headers=headers).get_json() == {"items": [item]}
     assert client.get("/api/v1/conversations?state=bogus", headers=headers).status_code == 400
 
 
@@ -67,7 +82,8 @@ def test_messages_list_shows_direction_sender_and_delivery(client, conversation_
     assert reply["delivery"]["state"] == "pending"
     items = client.get(f"/api/v1/conversations/{conversation_id}/messages", headers=headers).get_json()["items"]
     assert [(m["direction"], m["sender"], m["text"]) for m in items] == [
-        ("in", "customer", "我想问一下尺码"), ("out", "agent", "亲，您好")]
+        ("in", "customer", "我想问一下尺码"), ("out", "system", "您好，我是Alice，请问有什么可以帮您？"),
+        ("out", "agent", "亲，您好")]
     assert items[0]["delivery"] is None
 
 
@@ -99,7 +115,7 @@ def test_bad_reply_bodies_are_refused_and_store_nothing(client, conversation_id,
     resp = client.post(f"/api/v1/conversations/{conversation_id}/messages", headers=headers, **kwargs)
     assert resp.status_code == status and resp.get_json()["error"]["message"]
     items = client.get(f"/api/v1/conversations/{conversation_id}/messages", headers=headers).get_json()["items"]
-    assert len(items) == 1
+    assert [m["sender"] for m in items] == ["customer", "system"]  # the shopper's, the welcome
 
 
 def test_pagination_of_messages(client, conversation_id):

@@ -8,12 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from adapters.errors import ChannelAPIError
-from bridge import db, delivery, outbound, tasks
+from bridge import db, delivery, lifecycle, outbound
 from bridge.api import bp
 from bridge.api.auth import current_agent, login_required
 from bridge.api.shapes import conversation_json, json_body, message_json
+from bridge.effects import Effects
 from bridge.errors import APIError, invalid, not_found
-from bridge.models import CONVERSATION_STATES, Conversation, Message
+from bridge.models import CONVERSATION_STATES, Agent, Conversation, Group, Message
 
 MAX_TEXT = 2000
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif"}
@@ -28,12 +29,27 @@ def _int_arg(name: str, default: int | None, lo: int, hi: int) -> int | None:
     return int(raw)
 
 
+QUEUE_STATES = ("queued", "waiting")
+
+
+def _visible(c: Conversation, agent: Agent) -> bool:
+    """An agent sees its own conversations and the shop's queue; an admin the whole shop."""
+    return agent.role == "admin" or c.agent_id == agent.id or c.state in QUEUE_STATES
+
+
 def _conversation(conversation_id: int) -> Conversation:
-    """The conversation if it is in the agent's shop; another shop's id is simply not found."""
+    """The conversation if the agent may see it; another shop's id is simply not found."""
+    agent = current_agent()
     c = db.session().get(Conversation, conversation_id)
-    if c is None or c.shop_id != current_agent().shop_id:
+    if c is None or c.shop_id != agent.shop_id:
         raise not_found("no such conversation")
+    if not _visible(c, agent):
+        raise APIError(403, "forbidden", "this conversation is another agent's")
     return c
+
+
+def _conflict(exc: lifecycle.Conflict) -> APIError:
+    return APIError(409, "conflict", str(exc))
 
 
 @bp.get("/conversations")
@@ -43,11 +59,14 @@ def list_conversations():
     if state is not None and state not in CONVERSATION_STATES:
         raise APIError(400, "bad_request", f"state must be one of {', '.join(CONVERSATION_STATES)}")
     limit = _int_arg("limit", 100, 1, 500)
+    agent = current_agent()
     query = (select(Conversation)
              .options(joinedload(Conversation.channel), joinedload(Conversation.customer),
                       joinedload(Conversation.agent), joinedload(Conversation.group))
-             .where(Conversation.shop_id == current_agent().shop_id)
+             .where(Conversation.shop_id == agent.shop_id)
              .order_by(Conversation.id.desc()).limit(limit))
+    if agent.role != "admin":
+        query = query.where((Conversation.agent_id == agent.id) | Conversation.state.in_(QUEUE_STATES))
     if state:
         query = query.where(Conversation.state == state)
     items = db.session().scalars(query).all()
@@ -57,7 +76,18 @@ def list_conversations():
 @bp.get("/conversations/<int:conversation_id>")
 @login_required
 def get_conversation(conversation_id: int):
-    return jsonify(conversation_json(_conversation(conversation_id)))
+    c = _conversation(conversation_id)
+    return jsonify({**conversation_json(c), "metrics": _metrics(c)})
+
+
+def _metrics(c: Conversation) -> dict:
+    """Response times from assignment: the 3-minute response rate is the share answered in 180 s."""
+    rows = db.session().execute(select(Message.created_at, Message.responded_at).where(
+        Message.conversation_id == c.id, Message.direction == "in", Message.responded_at.is_not(None))).all()
+    times = [(answered - max(created, c.assigned_at or created)).total_seconds() for created, answered in rows]
+    fast = sum(t <= 180 for t in times)
+    return {"answered": len(times), "answered_within_3min": fast,
+            "response_rate_3min": round(fast / len(times), 4) if times else None}
 
 
 @bp.get("/conversations/<int:conversation_id>/messages")
@@ -79,6 +109,13 @@ def list_messages(conversation_id: int):
 @login_required
 def post_message(conversation_id: int):
     c = _conversation(conversation_id)
+    agent, now = current_agent(), _now()
+    if c.agent_id != agent.id and agent.role != "admin":
+        raise APIError(409, "conflict", "accept the conversation before replying")
+    history = c.channel.shop.settings.get("history_reply_hours", 72)
+    if not lifecycle.can_reply(c, history, now):
+        raise APIError(409, "conflict", f"the conversation is {c.state}; ended conversations can be "
+                       f"answered for {history} hours")
     if request.mimetype == "multipart/form-data":
         type_, text, media = "image", None, _upload_image(c)
     else:
@@ -91,11 +128,76 @@ def post_message(conversation_id: int):
         if len(text) > MAX_TEXT:
             raise invalid(f"text must be at most {MAX_TEXT} characters")
     session = db.session()
-    message = delivery.create_outbound(session, c, "agent", type_, text, _now(),
-                                       agent_id=current_agent().id, media=media)
-    session.commit()
-    tasks.enqueue_delivery(message.id)
+    effects = Effects(c.shop_id)
+    message = delivery.create_outbound(session, c, "agent", type_, text, now, agent_id=agent.id, media=media)
+    lifecycle.record_agent_reply(session, c, now)
+    effects.deliver(message.id)
+    effects.publish("message.created", c.id, c.agent_id, message_id=message.id)
+    effects.commit(session)
     return jsonify(message_json(message)), 201
+
+
+@bp.post("/conversations/<int:conversation_id>/accept")
+@login_required
+def accept_conversation(conversation_id: int):
+    c = _conversation(conversation_id)
+    try:
+        c = lifecycle.accept(db.session(), c.id, current_agent(), _now())
+    except lifecycle.Conflict as exc:
+        raise _conflict(exc) from None
+    return jsonify(conversation_json(c))
+
+
+@bp.post("/conversations/<int:conversation_id>/transfer")
+@login_required
+def transfer_conversation(conversation_id: int):
+    c, agent, body = _conversation(conversation_id), current_agent(), json_body()
+    if c.agent_id != agent.id and agent.role != "admin":
+        raise APIError(403, "forbidden", "only the conversation's agent or an admin can transfer it")
+    if set(body) not in ({"agent"}, {"group"}):
+        raise invalid('give exactly one of {"agent": username} or {"group": key}')
+    session, target_agent, target_group = db.session(), None, None
+    if "agent" in body:
+        target_agent = session.scalar(select(Agent).where(
+            Agent.shop_id == c.shop_id, Agent.username == body["agent"], Agent.active.is_(True)))
+        if target_agent is None:
+            raise not_found(f"no agent {body['agent']!r} in this shop")
+    else:
+        target_group = session.scalar(select(Group).where(Group.shop_id == c.shop_id, Group.key == body["group"]))
+        if target_group is None:
+            raise not_found(f"no group {body['group']!r} in this shop")
+    try:
+        c = lifecycle.transfer(session, c.id, _now(), agent_id=target_agent.id if target_agent else None,
+                               group_id=target_group.id if target_group else None)
+    except lifecycle.Conflict as exc:
+        raise _conflict(exc) from None
+    return jsonify(conversation_json(c))
+
+
+@bp.post("/conversations/<int:conversation_id>/end")
+@login_required
+def end_conversation(conversation_id: int):
+    c, agent = _conversation(conversation_id), current_agent()
+    if c.agent_id != agent.id and agent.role != "admin":
+        raise APIError(403, "forbidden", "only the conversation's agent or an admin can end it")
+    try:
+        c = lifecycle.end(db.session(), c.id, _now(), reason="agent")
+    except lifecycle.Conflict as exc:
+        raise _conflict(exc) from None
+    return jsonify(conversation_json(c))
+
+
+@bp.post("/conversations/<int:conversation_id>/rating-invite")
+@login_required
+def rating_invite(conversation_id: int):
+    c, agent = _conversation(conversation_id), current_agent()
+    if c.agent_id != agent.id and agent.role != "admin":
+        raise APIError(403, "forbidden", "only the conversation's agent or an admin can invite a rating")
+    try:
+        lifecycle.invite_rating(db.session(), c, _now())
+    except lifecycle.Conflict as exc:
+        raise _conflict(exc) from None
+    return jsonify(conversation_json(c))
 
 
 def _upload_image(c: Conversation) -> dict:

@@ -42,6 +42,12 @@ def conversation_json(c: Conversation) -> dict[str, Any]:
         "assigned_at": iso(c.assigned_at),
         "ended_at": iso(c.ended_at),
         "last_customer_message_at": iso(c.last_customer_message_at),
+        "awaiting_reply_since": iso(c.awaiting_reply_since),
+        "first_response_seconds": (round((c.first_response_at - c.assigned_at).total_seconds(), 3)
+                                   if c.first_response_at and c.assigned_at else None),
+        "end_reason": c.end_reason,
+        "rating": ({"score": c.rating_score, "comment": c.rating_comment, "rated_at": iso(c.rated_at)}
+                   if c.rated_at else None),
         "created_at": iso(c.created_at),
     }
 
@@ -62,5 +68,6 @@ def message_json(m: Message) -> dict[str, Any]:
         "text": m.text,
         "media": m.media,
         "delivery": delivery,
+        "responded_at": iso(m.responded_at),
         "created_at": iso(m.created_at),
     }

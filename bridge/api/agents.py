@@ -1,0 +1,52 @@
+"""The agent's own status and capacity, and the shop's agents (for transfers and admins)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import jsonify
+from sqlalchemy import func, select
+
+from bridge import db, lifecycle
+from bridge.api import bp
+from bridge.api.auth import current_agent, login_required
+from bridge.api.shapes import agent_json, json_body
+from bridge.errors import APIError, invalid
+from bridge.models import Agent, Conversation
+
+STATUSES = ("online", "busy", "offline")
+
+
+@bp.patch("/me")
+@login_required
+def update_me():
+    body = json_body()
+    unknown = set(body) - {"status", "max_concurrent", "force"}
+    if unknown:
+        raise invalid(f"unknown field {sorted(unknown)[0]!r}")
+    status, capacity, force = body.get("status"), body.get("max_concurrent"), body.get("force", False)
+    if status is not None and status not in STATUSES:
+        raise invalid(f"status must be one of {', '.join(STATUSES)}")
+    if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, int)
+                                 or not 1 <= capacity <= 50):
+        raise invalid("max_concurrent must be a whole number from 1 to 50")
+    if not isinstance(force, bool):
+        raise invalid("force must be true or false")
+    try:
+        agent = lifecycle.set_status(db.session(), current_agent(), datetime.now(timezone.utc),
+                                     status=status, max_concurrent=capacity, force=force)
+    except lifecycle.Conflict as exc:
+        raise APIError(409, "conflict", str(exc)) from None
+    return jsonify(agent_json(agent))
+
+
+@bp.get("/agents")
+@login_required
+def list_agents():
+    shop_id = current_agent().shop_id
+    loads = dict(db.session().execute(
+        select(Conversation.agent_id, func.count()).where(Conversation.shop_id == shop_id,
+                                                          Conversation.state == "active")
+        .group_by(Conversation.agent_id)).all())
+    agents = db.session().scalars(select(Agent).where(Agent.shop_id == shop_id, Agent.active.is_(True))
+                                  .order_by(Agent.username)).all()
+    return jsonify({"items": [{**agent_json(a), "active_conversations": loads.get(a.id, 0)} for a in agents]})

@@ -1,0 +1,166 @@
+"""Applying routing decisions: the shop lock, the snapshot, the drain.
+
+Every change to who serves whom — routing a new shopper, ending, transferring, accepting,
+an agent's status or capacity — runs under its shop's lock (a row lock on the shop in
+PostgreSQL; SQLite serializes all writers anyway), loads a snapshot, asks the pure engine
+(bridge/routing.py), applies the answer and commits. One shop's changes are serial, shops
+are independent — so capacity is never exceeded and nobody is assigned twice.
+"""
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bridge import notices
+from bridge.effects import Effects
+from bridge.models import Agent, AgentGroup, Conversation, Customer, EntryRoute, Group, Shop
+from bridge.routing import (
+    AgentState,
+    Decision,
+    Request,
+    RouteRule,
+    ShopRules,
+    Waiting,
+    decide,
+    drain,
+    queue_position,
+)
+
+WAITING_STATES = ("queued", "waiting")
+
+
+def lock_shop(session: Session, shop_id: int) -> Shop:
+    return session.execute(select(Shop).where(Shop.id == shop_id).with_for_update()).scalar_one()
+
+
+def shop_rules(session: Session, shop: Shop) -> ShopRules:
+    s = shop.settings
+    groups = dict(session.execute(select(Group.key, Group.id).where(Group.shop_id == shop.id)).all())
+    routes = tuple(
+        RouteRule(when=r.when, group_id=groups[r.group_key])
+        for r in session.scalars(select(EntryRoute).where(EntryRoute.shop_id == shop.id)
+                                 .order_by(EntryRoute.position))
+        if r.group_key in groups)
+    return ShopRules(strategy=s.get("routing", "least_load"), queue_order=s.get("queue_order", "fifo"),
+                     customer_chooses_agent=s.get("customer_chooses_agent", False),
+                     working_hours=tuple(s.get("working_hours", ())), timezone=shop.timezone,
+                     routes=routes)
+
+
+def agent_states(session: Session, shop_id: int) -> dict[int, AgentState]:
+    active = dict(session.execute(
+        select(Conversation.agent_id, func.count()).where(
+            Conversation.shop_id == shop_id, Conversation.state == "active")
+        .group_by(Conversation.agent_id)).all())
+    groups: dict[int, set[int]] = defaultdict(set)
+    for agent_id, group_id in session.execute(
+            select(AgentGroup.agent_id, AgentGroup.group_id).where(AgentGroup.shop_id == shop_id)):
+        groups[agent_id].add(group_id)
+    return {
+        a.id: AgentState(id=a.id, status=a.status, max_concurrent=a.max_concurrent,
+                         active=active.get(a.id, 0), weight=a.weight, groups=frozenset(groups[a.id]),
+                         last_assigned_at=a.last_assigned_at.timestamp() if a.last_assigned_at else None)
+        for a in session.scalars(select(Agent).where(Agent.shop_id == shop_id, Agent.active.is_(True)))
+    }
+
+
+def _recent_agents(session: Session, shop: Shop, customer_ids: list[int], now: datetime) -> dict[int, int]:
+    """Each shopper's agent of the last `recent_contact_hours`, the latest one."""
+    hours = shop.settings.get("recent_contact_hours", 72)
+    if not hours or not customer_ids:
+        return {}
+    rows = session.execute(
+        select(Conversation.customer_id, Conversation.agent_id, Conversation.assigned_at)
+        .where(Conversation.shop_id == shop.id, Conversation.customer_id.in_(customer_ids),
+               Conversation.agent_id.is_not(None),
+               Conversation.assigned_at >= now - timedelta(hours=hours))
+        .order_by(Conversation.assigned_at)).all()
+    return {customer_id: agent_id for customer_id, agent_id, _ in rows}  # later rows win
+
+
+def build_request(conversation: Conversation, customer: Customer, usernames: dict[str, int],
+                  recent: dict[int, int]) -> Request:
+    context = {k: v for k, v in (("scene", customer.entry_scene), ("menu", customer.entry_menu)) if v}
+    chosen = None
+    for value in (customer.entry_scene, customer.entry_menu):
+        if value and value.startswith("agent_"):
+            chosen = usernames.get(value[len("agent_"):])
+    return Request(conversation_id=conversation.id, context=context, chosen_agent_id=chosen,
+                   recent_agent_id=recent.get(customer.id),
+                   exclusive_agent_id=customer.exclusive_agent_id, group_id=conversation.group_id)
+
+
+def assign(session: Session, effects: Effects, shop: Shop, conversation: Conversation, agent: Agent,
+           group_id: int | None, now: datetime) -> None:
+    conversation.state, conversation.agent_id, conversation.assigned_at = "active", agent.id, now
+    conversation.group_id = group_id if group_id is not None else conversation.group_id
+    conversation.routed_at = conversation.routed_at or now
+    agent.last_assigned_at = now
+    effects.publish("conversation.assigned", conversation.id, agent.id, queue=True)
+    notices.send_notice(session, effects, shop.settings, conversation, "welcome", now, agent=agent.name)
+
+
+def dispatch_locked(session: Session, effects: Effects, shop: Shop, now: datetime,
+                    rng: random.Random | None = None) -> list[tuple[int, Decision]]:
+    """Drain the shop's queue in order, then tell newly arrived shoppers where they stand.
+
+    The caller holds the shop lock and commits (through `effects`).
+    """
+    rules = shop_rules(session, shop)
+    agents = agent_states(session, shop.id)
+    rows = session.execute(
+        select(Conversation, Customer).join(Customer, Customer.id == Conversation.customer_id)
+        .where(Conversation.shop_id == shop.id, Conversation.state.in_(WAITING_STATES))).all()
+    if not rows:
+        return []
+    usernames = dict(session.execute(select(Agent.username, Agent.id).where(Agent.shop_id == shop.id)).all())
+    recent = _recent_agents(session, shop, [cu.id for _, cu in rows], now)
+    conversations = {c.id: c for c, _ in rows}
+    waiting = [Waiting(build_request(c, cu, usernames, recent), c.queued_at.timestamp()) for c, cu in rows]
+
+    made = drain(waiting, agents.values(), rules, now, rng)
+    agent_rows = {a.id: a for a in session.scalars(select(Agent).where(Agent.id.in_(
+        {d.agent_id for _, d in made})))} if made else {}
+    for conversation_id, decision in made:
+        assign(session, effects, shop, conversations[conversation_id], agent_rows[decision.agent_id],
+               decision.group_id, now)
+        state = agents[decision.agent_id]
+        agents[state.id] = replace(state, active=state.active + 1)
+
+    _tell_the_rest(session, effects, shop, rules, agents, waiting, conversations,
+                   {cid for cid, _ in made}, now)
+    return made
+
+
+def _tell_the_rest(session, effects, shop, rules, agents, waiting, conversations, assigned, now) -> None:
+    """Shoppers routed for the first time and not assigned: queue position or leave-a-message."""
+    still = [w for w in waiting if w.request.conversation_id not in assigned]
+    for item in still:
+        conversation = conversations[item.request.conversation_id]
+        if conversation.routed_at is not None:
+            continue
+        decision = decide(item.request, agents.values(), rules, now)
+        conversation.routed_at = now
+        if decision.action == "wait":
+            conversation.state = "waiting"
+            notices.send_notice(session, effects, shop.settings, conversation, decision.notice, now)
+        else:
+            conversation.state = "queued"
+            conversation.group_id = decision.group_id
+            position = queue_position(still, conversation.id, rules.queue_order)
+            notices.send_notice(session, effects, shop.settings, conversation, "queue", now, position=position)
+        effects.publish("conversation.queued", conversation.id, queue=True, state=conversation.state)
+
+
+def dispatch(session: Session, shop_id: int, now: datetime) -> int:
+    """Route the shop's waiting shoppers now; returns how many were assigned."""
+    effects = Effects(shop_id)
+    shop = lock_shop(session, shop_id)
+    made = dispatch_locked(session, effects, shop, now)
+    effects.commit(session)
+    return len(made)

@@ -1,0 +1,40 @@
+"""What a service does after its commit: enqueue deliveries, publish events.
+
+Services record effects while they work and `commit()` runs them only once the data they
+refer to is committed — a job never looks for a row that is not there yet.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from bridge import events, tasks
+
+
+@dataclass
+class Effects:
+    shop_id: int
+    deliveries: list[int] = field(default_factory=list)
+    published: list[dict[str, Any]] = field(default_factory=list)
+    dispatch: bool = False
+
+    def deliver(self, message_id: int) -> None:
+        self.deliveries.append(message_id)
+
+    def publish(self, type_: str, conversation_id: int, agent_id: int | None = None,
+                queue: bool = False, **data: Any) -> None:
+        self.published.append({"type": type_, "conversation_id": conversation_id,
+                               "agent_id": agent_id, "queue": queue, **data})
+
+    def commit(self, session: Session) -> None:
+        session.commit()
+        for message_id in self.deliveries:
+            tasks.enqueue_delivery(message_id)
+        client = current_app.extensions["redis"]
+        for event in self.published:
+            events.publish(client, self.shop_id, event)
+        if self.dispatch:
+            tasks.enqueue_dispatch(self.shop_id)

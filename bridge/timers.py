@@ -1,0 +1,89 @@
+"""The clock's work, run by the periodic sweep: idle ends, reply timeouts, the queue, retention.
+
+Everything is read from the database each time, so no timer is lost when any process
+restarts; each conversation is handled in its own short transaction.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from bridge import assignment, lifecycle
+from bridge.models import Conversation, InboundReceipt, Message, Shop
+
+log = logging.getLogger(__name__)
+
+
+def _shops(session: Session) -> list[tuple[int, dict]]:
+    return list(session.execute(select(Shop.id, Shop.settings)).all())
+
+
+def end_idle(session: Session, now: datetime) -> int:
+    """Active conversations the shopper left idle, never while their last message is unanswered."""
+    ended = 0
+    for shop_id, settings in _shops(session):
+        minutes = settings.get("customer_idle_minutes", 15)
+        if not minutes:
+            continue
+        ids = session.scalars(select(Conversation.id).where(
+            Conversation.shop_id == shop_id, Conversation.state == "active",
+            Conversation.awaiting_reply_since.is_(None),
+            Conversation.last_customer_message_at < now - timedelta(minutes=minutes))).all()
+        session.rollback()
+        for conversation_id in ids:
+            try:
+                lifecycle.end(session, conversation_id, now, reason="idle")
+                ended += 1
+            except lifecycle.Conflict:
+                session.rollback()
+    return ended
+
+
+def reassign_unanswered(session: Session, now: datetime) -> int:
+    moved = 0
+    for shop_id, settings in _shops(session):
+        minutes = settings.get("agent_reply_timeout_minutes", 0)
+        if not minutes:
+            continue
+        ids = session.scalars(select(Conversation.id).where(
+            Conversation.shop_id == shop_id, Conversation.state == "active",
+            Conversation.awaiting_reply_since < now - timedelta(minutes=minutes))).all()
+        session.rollback()
+        moved += sum(lifecycle.reassign(session, conversation_id, now) for conversation_id in ids)
+    return moved
+
+
+def dispatch_waiting(session: Session, now: datetime) -> int:
+    """A safety net for lost dispatch jobs: route every shop that has anyone waiting."""
+    shop_ids = session.scalars(select(Conversation.shop_id).where(
+        Conversation.state.in_(assignment.WAITING_STATES)).distinct()).all()
+    session.rollback()
+    return sum(assignment.dispatch(session, shop_id, now) for shop_id in shop_ids)
+
+
+def purge_old_messages(session: Session, now: datetime) -> int:
+    """Delete messages older than each shop's retention_days (unset: keep forever)."""
+    deleted = 0
+    for shop_id, settings in _shops(session):
+        days = settings.get("retention_days")
+        if not days:
+            continue
+        cutoff = now - timedelta(days=days)
+        old = select(Message.id).where(Message.shop_id == shop_id, Message.created_at < cutoff)
+        session.execute(update(InboundReceipt).where(InboundReceipt.shop_id == shop_id,
+                                                     InboundReceipt.message_id.in_(old)).values(message_id=None))
+        session.execute(update(InboundReceipt).where(InboundReceipt.shop_id == shop_id,
+                                                     InboundReceipt.reply_message_id.in_(old))
+                        .values(reply_message_id=None))
+        session.execute(delete(InboundReceipt).where(InboundReceipt.shop_id == shop_id,
+                                                     InboundReceipt.created_at < cutoff))
+        deleted += session.execute(delete(Message).where(Message.shop_id == shop_id,
+                                                         Message.created_at < cutoff)).rowcount
+        session.commit()
+        log.info("shop %s: retention removed messages older than %s days", shop_id, days)
+    return deleted
+
+

@@ -126,9 +126,11 @@ def dispatch_locked(session: Session, effects: Effects, shop: Shop, now: datetim
     made = drain(waiting, agents.values(), rules, now, rng)
     agent_rows = {a.id: a for a in session.scalars(select(Agent).where(Agent.id.in_(
         {d.agent_id for _, d in made})))} if made else {}
-    for conversation_id, decision in made:
+    for n, (conversation_id, decision) in enumerate(made):
         assign(session, effects, shop, conversations[conversation_id], agent_rows[decision.agent_id],
                decision.group_id, now)
+        # One drain's assignments keep their order, so round robin rotates on from the last one.
+        agent_rows[decision.agent_id].last_assigned_at = now + timedelta(microseconds=n)
         state = agents[decision.agent_id]
         agents[state.id] = replace(state, active=state.active + 1)
 
@@ -150,8 +152,9 @@ def _tell_the_rest(session, effects, shop, rules, agents, waiting, conversations
             conversation.state = "waiting"
             notices.send_notice(session, effects, shop.settings, conversation, decision.notice, now)
         else:
+            # The group is not stored: it follows from the entry context at every drain, and a
+            # stored group would read as a transfer's and skip the shopper's own agents.
             conversation.state = "queued"
-            conversation.group_id = decision.group_id
             position = queue_position(still, conversation.id, rules.queue_order)
             notices.send_notice(session, effects, shop.settings, conversation, "queue", now, position=position)
         effects.publish("conversation.queued", conversation.id, queue=True, state=conversation.state)

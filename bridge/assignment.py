@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from bridge import notices
@@ -28,7 +28,6 @@ from bridge.routing import (
     Waiting,
     decide,
     drain,
-    queue_position,
 )
 
 WAITING_STATES = ("queued", "waiting")
@@ -105,47 +104,68 @@ def assign(session: Session, effects: Effects, shop: Shop, conversation: Convers
     notices.send_notice(session, effects, shop.settings, conversation, "welcome", now, agent=agent.name)
 
 
+QUEUE_PAGE = 200
+
+
+def _queue_rows(session: Session, shop: Shop, order: str, skip: int, limit: int, unrouted: bool = False):
+    """Waiting conversations in drain order, a page at a time."""
+    keys = (Conversation.queued_at, Conversation.id)
+    query = (select(Conversation, Customer).join(Customer, Customer.id == Conversation.customer_id)
+             .where(Conversation.shop_id == shop.id, Conversation.state.in_(WAITING_STATES))
+             .order_by(*(k.desc() for k in keys) if order == "lifo" else keys)
+             .offset(skip).limit(limit))
+    if unrouted:
+        query = query.where(Conversation.routed_at.is_(None))
+    return session.execute(query).all()
+
+
+def _requests(session: Session, shop: Shop, rows, usernames: dict[str, int], now: datetime) -> list[Waiting]:
+    recent = _recent_agents(session, shop, [cu.id for _, cu in rows], now)
+    return [Waiting(build_request(c, cu, usernames, recent), c.queued_at.timestamp()) for c, cu in rows]
+
+
 def dispatch_locked(session: Session, effects: Effects, shop: Shop, now: datetime,
                     rng: random.Random | None = None) -> list[tuple[int, Decision]]:
     """Drain the shop's queue in order, then tell newly arrived shoppers where they stand.
 
+    The queue is read a page at a time, only as far as there are free seats, so a busy shop
+    with a long queue pays for the seats it fills, not for the length of its queue.
     The caller holds the shop lock and commits (through `effects`).
     """
     rules = shop_rules(session, shop)
     agents = agent_states(session, shop.id)
-    rows = session.execute(
-        select(Conversation, Customer).join(Customer, Customer.id == Conversation.customer_id)
-        .where(Conversation.shop_id == shop.id, Conversation.state.in_(WAITING_STATES))).all()
-    if not rows:
-        return []
     usernames = dict(session.execute(select(Agent.username, Agent.id).where(Agent.shop_id == shop.id)).all())
-    recent = _recent_agents(session, shop, [cu.id for _, cu in rows], now)
-    conversations = {c.id: c for c, _ in rows}
-    waiting = [Waiting(build_request(c, cu, usernames, recent), c.queued_at.timestamp()) for c, cu in rows]
-
-    made = drain(waiting, agents.values(), rules, now, rng)
-    agent_rows = {a.id: a for a in session.scalars(select(Agent).where(Agent.id.in_(
-        {d.agent_id for _, d in made})))} if made else {}
-    for n, (conversation_id, decision) in enumerate(made):
-        assign(session, effects, shop, conversations[conversation_id], agent_rows[decision.agent_id],
-               decision.group_id, now)
-        # One drain's assignments keep their order, so round robin rotates on from the last one.
-        agent_rows[decision.agent_id].last_assigned_at = now + timedelta(microseconds=n)
-        state = agents[decision.agent_id]
-        agents[state.id] = replace(state, active=state.active + 1)
-
-    _tell_the_rest(session, effects, shop, rules, agents, waiting, conversations,
-                   {cid for cid, _ in made}, now)
+    made: list[tuple[int, Decision]] = []
+    skip = 0
+    while seats := sum(a.room for a in agents.values() if a.available):
+        limit = min(QUEUE_PAGE, max(16, 2 * seats))  # one freed seat reads a short page
+        rows = _queue_rows(session, shop, rules.queue_order, skip, limit)
+        if not rows:
+            break
+        conversations = {c.id: c for c, _ in rows}
+        page = drain(_requests(session, shop, rows, usernames, now), agents.values(), rules, now, rng)
+        agent_rows = {a.id: a for a in session.scalars(select(Agent).where(Agent.id.in_(
+            {d.agent_id for _, d in page})))} if page else {}
+        for conversation_id, decision in page:
+            assign(session, effects, shop, conversations[conversation_id], agent_rows[decision.agent_id],
+                   decision.group_id, now)
+            # One drain's assignments keep their order, so round robin rotates on from the last.
+            agent_rows[decision.agent_id].last_assigned_at = now + timedelta(microseconds=len(made))
+            state = agents[decision.agent_id]
+            agents[state.id] = replace(state, active=state.active + 1)
+            made.append((conversation_id, decision))
+        session.flush()
+        skip += len(rows) - len(page)
+        if len(rows) < limit:
+            break
+    _tell_newcomers(session, effects, shop, rules, agents, usernames, now)
     return made
 
 
-def _tell_the_rest(session, effects, shop, rules, agents, waiting, conversations, assigned, now) -> None:
+def _tell_newcomers(session, effects, shop, rules, agents, usernames, now) -> None:
     """Shoppers routed for the first time and not assigned: queue position or leave-a-message."""
-    still = [w for w in waiting if w.request.conversation_id not in assigned]
-    for item in still:
-        conversation = conversations[item.request.conversation_id]
-        if conversation.routed_at is not None:
-            continue
+    rows = _queue_rows(session, shop, rules.queue_order, 0, 1000, unrouted=True)
+    for item, (conversation, _) in zip(_requests(session, shop, rows, usernames, now), rows):
         decision = decide(item.request, agents.values(), rules, now)
         conversation.routed_at = now
         if decision.action == "wait":
@@ -155,9 +175,18 @@ def _tell_the_rest(session, effects, shop, rules, agents, waiting, conversations
             # The group is not stored: it follows from the entry context at every drain, and a
             # stored group would read as a transfer's and skip the shopper's own agents.
             conversation.state = "queued"
-            position = queue_position(still, conversation.id, rules.queue_order)
-            notices.send_notice(session, effects, shop.settings, conversation, "queue", now, position=position)
+            notices.send_notice(session, effects, shop.settings, conversation, "queue", now,
+                                position=_position(session, shop, conversation, rules.queue_order))
         effects.publish("conversation.queued", conversation.id, queue=True, state=conversation.state)
+
+
+def _position(session: Session, shop: Shop, conversation: Conversation, order: str) -> int:
+    """1-based place in the drain order: how many wait ahead, plus one."""
+    mine = tuple_(Conversation.queued_at, Conversation.id)
+    here = tuple_(literal(conversation.queued_at, Conversation.queued_at.type), literal(conversation.id))
+    ahead = mine > here if order == "lifo" else mine < here
+    return 1 + session.scalar(select(func.count()).select_from(Conversation).where(
+        Conversation.shop_id == shop.id, Conversation.state.in_(WAITING_STATES), ahead))
 
 
 def dispatch(session: Session, shop_id: int, now: datetime) -> int:

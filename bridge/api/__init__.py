@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from bridge.api import agents, auth, conversations, live  # noqa: E402,F401  (routes register on bp)
+from bridge.api import agents, auth, conversations, live, stats  # noqa: E402,F401  (routes register on bp)

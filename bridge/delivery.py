@@ -81,7 +81,7 @@ def deliver(session: Session, message_id: int, send, now: datetime, windowed: bo
         send(conversation, out)
     except ChannelAPIError as exc:
         if windowed:
-            _give_back_slot(session, customer.id)
+            _settle_slot(session, customer.id, exc.code, now)
         retry = exc.retryable and message.attempts < MAX_ATTEMPTS
         _finish(message, "pending" if retry else "failed", now, exc.code, exc.message)
         session.commit()
@@ -119,10 +119,18 @@ def _take_window_slot(session: Session, customer: Customer, now: datetime) -> tu
     return ("cap_reached", "no more messages allowed until the shopper writes again (45047)")
 
 
-def _give_back_slot(session: Session, customer_id: int) -> None:
-    session.execute(update(Customer)
-                    .where(Customer.id == customer_id, Customer.window_quota < 5)
-                    .values(window_quota=Customer.window_quota + 1))
+def _settle_slot(session: Session, customer_id: int, code: str, now: datetime) -> None:
+    """A refused send gives its slot back, unless WeChat says the window or cap is spent."""
+    if code == "45015":  # out of the window (or the shopper unfollowed): close ours too
+        values = {"window_expires_at": now}
+    elif code == "45047":  # WeChat's count for this shopper message is used up
+        values = {"window_quota": 0}
+    else:
+        session.execute(update(Customer)
+                        .where(Customer.id == customer_id, Customer.window_quota < 5)
+                        .values(window_quota=Customer.window_quota + 1))
+        return
+    session.execute(update(Customer).where(Customer.id == customer_id).values(**values))
 
 
 def _stale(now: datetime, older_than: timedelta):

@@ -131,7 +131,8 @@ def _working_period(value: Any, path: str) -> dict[str, Any]:
 
 
 def _message(default: str) -> tuple[Check, Any]:
-    return (string(600), default)
+    """A text the shop sends on its own; empty means "do not send it"."""
+    return (string(600, allow_empty=True), default)
 
 
 SETTINGS = obj({

@@ -13,7 +13,7 @@ def sweep() -> dict[str, int]:
     app = current_app._get_current_object()
     now = datetime.now(timezone.utc)
     with db.new_session(app) as session:
-        stale = delivery.stale_outbox(session, now, timedelta(seconds=app.config["DELIVERY_STALE_SECONDS"]))
+        stale = delivery.hand_out_stale(session, now, timedelta(seconds=app.config["DELIVERY_STALE_SECONDS"]))
         session.rollback()
         done = {
             "redelivered": len(stale),

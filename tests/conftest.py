@@ -1,15 +1,18 @@
 """Fixtures: the app on SQLite always and PostgreSQL when it runs here, real Redis when it runs.
 
 PostgreSQL: a database of our own is created, migrated once, and truncated before each test.
-SQLite: one migrated template file, copied for each test. Redis: database 15, flushed
-before each test; without a Redis server the app falls back to its in-process stand-in and
-the tests that need real Redis (several processes) skip, saying why.
+SQLite: one migrated template file, copied for each test. Redis: a leased database,
+emptied before each test; without a Redis server the app falls back to its in-process stand-in and
+the tests that need real Redis (several processes) skip, saying why. Each test leases a
+Redis database of its own, so several test runs on one machine do not disturb each other.
 """
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -116,25 +119,55 @@ def pg_url(pg_database) -> str:
     return pg_database
 
 
-@pytest.fixture
-def redis_url() -> str | None:
-    """Real Redis (flushed) when it runs here, else None: the app's in-process stand-in."""
+LEASE_KEY = "kefu-test:lease"
+LEASED_DATABASES = range(1, 13)  # 13–15 are left to benchmarks and by-hand runs
+
+
+def _leased_redis() -> Iterator[str | None]:
+    """A Redis database no other test run on this machine is using, emptied for this test.
+
+    Several pytest runs can share one Redis server (a developer's and a helper's, say): each
+    test leases a free database 1–12 with a key that expires, so no run flushes another's
+    data or has its workers take another's jobs.
+    """
+    base = REDIS_TEST_URL.rsplit("/", 1)[0]
     reason = _redis_available()
     if reason:
         if REQUIRE_SERVICES:
             _missing(reason)
-        return None
-    redis.Redis.from_url(REDIS_TEST_URL).flushdb()
-    return REDIS_TEST_URL
+        yield None
+        return
+    me = uuid.uuid4().hex
+    for number in random.sample(list(LEASED_DATABASES), len(LEASED_DATABASES)):
+        conn = redis.Redis.from_url(f"{base}/{number}")
+        if not conn.set(LEASE_KEY, me, nx=True, ex=600):
+            conn.close()
+            continue
+        for key in conn.scan_iter(count=1000):
+            if key != LEASE_KEY.encode():
+                conn.delete(key)
+        try:
+            yield f"{base}/{number}"
+        finally:
+            if conn.get(LEASE_KEY) == me.encode():
+                conn.delete(LEASE_KEY)
+            conn.close()
+        return
+    pytest.fail("every Redis test database 1-12 is leased by another test run")
 
 
 @pytest.fixture
-def real_redis_url() -> str:
-    reason = _redis_available()
-    if reason:
-        _missing(reason)
-    redis.Redis.from_url(REDIS_TEST_URL).flushdb()
-    return REDIS_TEST_URL
+def redis_url() -> Iterator[str | None]:
+    """Real Redis (a leased, empty database) when it runs here, else None: the in-process stand-in."""
+    yield from _leased_redis()
+
+
+@pytest.fixture
+def real_redis_url(redis_url: str | None) -> str:
+    """Real Redis, or skip (fail in CI) saying why."""
+    if redis_url is None:
+        _missing(_redis_available() or "Redis is not running here")
+    return redis_url
 
 
 def make_app(database_url: str, redis_url: str | None, wechat_url: str = "http://127.0.0.1:9", **extra):

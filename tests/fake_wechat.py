@@ -1,7 +1,7 @@
 """A local fake of WeChat's HTTP API: the documented paths, bodies and error codes (FACTS.md §2–4).
 
-It is the only fake in the suite. It issues and checks access tokens like WeChat (a new
-classic token invalidates the last; the stable token is idempotent until forced), validates
+It is the only fake in the suite. It issues and checks access tokens like WeChat (tokens expire; the stable
+token is idempotent until forced or near its end, as WeChat documents), validates
 customer-service message bodies, accepts image uploads, and can be told to fail the next
 calls on a path with a given errcode or to answer slowly. Every call is recorded.
 """

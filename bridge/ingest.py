@@ -148,12 +148,17 @@ def _customer(session: Session, channel: ChannelConfig, user_id: str) -> Custome
 
 def _open_conversation(session: Session, channel: ChannelConfig, customer: Customer,
                        now: datetime) -> Conversation:
-    """The shopper's open conversation, or a new one (with the bot until routed)."""
+    """The shopper's open conversation, or a new one (with the bot until routed).
+
+    A new conversation means the shopper has moved on: a rating card still pending from an
+    ended one lapses, or "3个都要" in the new one would be taken as a rating of the old.
+    """
     query = select(Conversation).where(Conversation.customer_id == customer.id,
                                        Conversation.state.in_(OPEN_STATES))
     conversation = session.scalar(query)
     if conversation is not None:
         return conversation
+    customer.rating_conversation_id = None
     try:
         with session.begin_nested():
             conversation = Conversation(shop_id=channel.shop_id, channel_id=channel.id,

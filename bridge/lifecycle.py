@@ -17,7 +17,9 @@ from bridge.effects import Effects
 from bridge.models import Agent, Conversation, Customer, Message
 from bridge.routing import Request, decide
 
-RATING = re.compile(r"^\s*([1-5])\s*[分星]?\s*[,，.。:：;；!！\s-]*(.*)$", re.S)
+# The score is one digit 1–5 on its own: "5", "5分", "5 很好". A longer number (an order
+# number, a phone number, "12件") is a message, not a rating.
+RATING = re.compile(r"^\s*([1-5])(?!\d)\s*[分星]?\s*[,，.。:：;；!！\s-]*(.*)$", re.S)
 
 
 class Conflict(Exception):
@@ -41,14 +43,24 @@ def can_reply(conversation: Conversation, history_hours: int, now: datetime) -> 
             and now - conversation.ended_at <= timedelta(hours=history_hours))
 
 
-def end(session: Session, conversation_id: int, now: datetime, reason: str) -> Conversation:
-    """End a conversation, free its agent, drain the queue, send the rating card if wanted."""
+def end(session: Session, conversation_id: int, now: datetime, reason: str,
+        idle_before: datetime | None = None) -> Conversation:
+    """End a conversation, free its agent, drain the queue, send the rating card if wanted.
+
+    `idle_before` (the idle timer): only if the shopper is still answered and silent since
+    before it — re-checked under the lock, as a message may have arrived since the sweep read.
+    """
     conversation = session.get(Conversation, conversation_id)
     effects = Effects(conversation.shop_id)
     shop = lock_shop(session, conversation.shop_id)
     session.refresh(conversation)
     if conversation.state == "ended":
         raise Conflict("the conversation has already ended")
+    if idle_before is not None and (
+            conversation.state != "active" or conversation.awaiting_reply_since is not None
+            or conversation.last_customer_message_at is None
+            or conversation.last_customer_message_at >= idle_before):
+        raise Conflict("the shopper is no longer idle")
     served_by = conversation.agent
     conversation.state, conversation.ended_at, conversation.end_reason = "ended", now, reason
     effects.publish("conversation.ended", conversation.id, conversation.agent_id, queue=True, reason=reason)
@@ -169,6 +181,7 @@ def set_status(session: Session, agent: Agent, now: datetime, status: str | None
         for conversation in mine:  # back to the queue, at the place they first queued
             conversation.state, conversation.agent_id, conversation.assigned_at = "queued", None, None
             conversation.queued_at = conversation.queued_at or now
+            conversation.routed_at = None  # routed afresh: told where they stand if nobody takes them
             effects.publish("conversation.requeued", conversation.id, agent.id, queue=True)
     if status is not None:
         agent.status = status
@@ -181,13 +194,18 @@ def set_status(session: Session, agent: Agent, now: datetime, status: str | None
     return agent
 
 
-def reassign(session: Session, conversation_id: int, now: datetime) -> bool:
-    """The agent left the shopper unanswered too long: another agent with room takes over."""
+def reassign(session: Session, conversation_id: int, now: datetime, cutoff: datetime | None = None) -> bool:
+    """The agent left the shopper unanswered too long: another agent with room takes over.
+
+    `cutoff`: only if the shopper has waited since before it, and the agent has had the
+    shopper since before it (re-checked under the lock).
+    """
     conversation = session.get(Conversation, conversation_id)
     effects = Effects(conversation.shop_id)
     shop = lock_shop(session, conversation.shop_id)
     session.refresh(conversation)
-    if conversation.state != "active" or conversation.awaiting_reply_since is None:
+    if conversation.state != "active" or conversation.awaiting_reply_since is None or (
+            cutoff is not None and not _waited_since_before(conversation, cutoff)):
         session.rollback()
         return False
     request = Request(conversation.id, group_id=conversation.group_id, exclude_agent_id=conversation.agent_id)
@@ -201,3 +219,10 @@ def reassign(session: Session, conversation_id: int, now: datetime) -> bool:
     dispatch_locked(session, effects, shop, now)
     effects.commit(session)
     return True
+
+
+def _waited_since_before(conversation: Conversation, cutoff: datetime) -> bool:
+    """An agent's time to answer runs from the shopper's message or from the assignment,
+    whichever is later: waiting in the queue, or for the previous agent, is not this agent's."""
+    return (conversation.awaiting_reply_since < cutoff
+            and (conversation.assigned_at is None or conversation.assigned_at < cutoff))

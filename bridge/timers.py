@@ -22,20 +22,29 @@ def _shops(session: Session) -> list[tuple[int, dict]]:
 
 
 def end_idle(session: Session, now: datetime) -> int:
-    """Active conversations the shopper left idle, never while their last message is unanswered."""
+    """Active conversations the shopper left idle, never while their last message is unanswered.
+
+    Idle runs from the shopper's last message or the agent's last answer, whichever is later:
+    a shopper who waited in the queue longer than the limit is not ended the moment they are
+    answered, before they could read the answer.
+    """
     ended = 0
     for shop_id, settings in _shops(session):
         minutes = settings.get("customer_idle_minutes", 15)
         if not minutes:
             continue
+        cutoff = now - timedelta(minutes=minutes)
+        answered_since = select(Message.id).where(
+            Message.conversation_id == Conversation.id, Message.direction == "out",
+            Message.sender == "agent", Message.created_at >= cutoff).exists()
         ids = session.scalars(select(Conversation.id).where(
             Conversation.shop_id == shop_id, Conversation.state == "active",
             Conversation.awaiting_reply_since.is_(None),
-            Conversation.last_customer_message_at < now - timedelta(minutes=minutes))).all()
+            Conversation.last_customer_message_at < cutoff, ~answered_since)).all()
         session.rollback()
         for conversation_id in ids:
             try:
-                lifecycle.end(session, conversation_id, now, reason="idle")
+                lifecycle.end(session, conversation_id, now, reason="idle", idle_before=cutoff)
                 ended += 1
             except lifecycle.Conflict:
                 session.rollback()
@@ -48,11 +57,15 @@ def reassign_unanswered(session: Session, now: datetime) -> int:
         minutes = settings.get("agent_reply_timeout_minutes", 0)
         if not minutes:
             continue
+        cutoff = now - timedelta(minutes=minutes)
+        # The clock runs from the later of the shopper's message and the assignment: time in
+        # the queue or with the previous agent is not the new agent's (or a reassigned shopper
+        # would be handed on again at the very next sweep).
         ids = session.scalars(select(Conversation.id).where(
             Conversation.shop_id == shop_id, Conversation.state == "active",
-            Conversation.awaiting_reply_since < now - timedelta(minutes=minutes))).all()
+            Conversation.awaiting_reply_since < cutoff, Conversation.assigned_at < cutoff)).all()
         session.rollback()
-        moved += sum(lifecycle.reassign(session, conversation_id, now) for conversation_id in ids)
+        moved += sum(lifecycle.reassign(session, conversation_id, now, cutoff) for conversation_id in ids)
     return moved
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from bridge import notices
 from bridge.assignment import agent_states, assign, dispatch_locked, lock_shop, shop_rules
 from bridge.effects import Effects
-from bridge.models import Agent, Conversation, Customer, Message
+from bridge.models import Agent, Conversation, Customer, Message, Shop
 from bridge.routing import Request, decide
 
 # The score is one digit 1–5 on its own: "5", "5分", "5 很好". A longer number (an order
@@ -24,6 +24,14 @@ RATING = re.compile(r"^\s*([1-5])(?!\d)\s*[分星]?\s*[,，.。:：;；!！\s-]*
 
 class Conflict(Exception):
     """The request does not fit the conversation's or agent's state (HTTP 409)."""
+
+
+def _locked(session: Session, conversation_id: int) -> tuple[Conversation, Shop, Effects]:
+    """The conversation, re-read after taking its shop's lock, and the effects to commit."""
+    conversation = session.get(Conversation, conversation_id)
+    shop = lock_shop(session, conversation.shop_id)
+    session.refresh(conversation)
+    return conversation, shop, Effects(conversation.shop_id)
 
 
 def record_agent_reply(session: Session, conversation: Conversation, now: datetime) -> None:
@@ -50,10 +58,7 @@ def end(session: Session, conversation_id: int, now: datetime, reason: str,
     `idle_before` (the idle timer): only if the shopper is still answered and silent since
     before it — re-checked under the lock, as a message may have arrived since the sweep read.
     """
-    conversation = session.get(Conversation, conversation_id)
-    effects = Effects(conversation.shop_id)
-    shop = lock_shop(session, conversation.shop_id)
-    session.refresh(conversation)
+    conversation, shop, effects = _locked(session, conversation_id)
     if conversation.state == "ended":
         raise Conflict("the conversation has already ended")
     if idle_before is not None and (
@@ -113,10 +118,7 @@ def take_rating(session: Session, effects: Effects, settings: dict, customer: Cu
 def transfer(session: Session, conversation_id: int, now: datetime, agent_id: int | None = None,
              group_id: int | None = None) -> Conversation:
     """To an agent with room (now), or to a group (back to the queue, for that group)."""
-    conversation = session.get(Conversation, conversation_id)
-    effects = Effects(conversation.shop_id)
-    shop = lock_shop(session, conversation.shop_id)
-    session.refresh(conversation)
+    conversation, shop, effects = _locked(session, conversation_id)
     if conversation.state == "ended":
         raise Conflict("an ended conversation cannot be transferred")
     previous = conversation.agent_id
@@ -148,10 +150,7 @@ def _active_count(session: Session, agent_id: int) -> int:
 
 def accept(session: Session, conversation_id: int, agent: Agent, now: datetime) -> Conversation:
     """An agent picks a shopper from the queue, within its capacity."""
-    conversation = session.get(Conversation, conversation_id)
-    effects = Effects(conversation.shop_id)
-    shop = lock_shop(session, conversation.shop_id)
-    session.refresh(conversation)
+    conversation, shop, effects = _locked(session, conversation_id)
     session.refresh(agent)
     if not shop.settings.get("allow_pick", True):
         raise Conflict("this shop does not let agents pick from the queue")
@@ -200,10 +199,7 @@ def reassign(session: Session, conversation_id: int, now: datetime, cutoff: date
     `cutoff`: only if the shopper has waited since before it, and the agent has had the
     shopper since before it (re-checked under the lock).
     """
-    conversation = session.get(Conversation, conversation_id)
-    effects = Effects(conversation.shop_id)
-    shop = lock_shop(session, conversation.shop_id)
-    session.refresh(conversation)
+    conversation, shop, effects = _locked(session, conversation_id)
     if conversation.state != "active" or conversation.awaiting_reply_since is None or (
             cutoff is not None and not _waited_since_before(conversation, cutoff)):
         session.rollback()

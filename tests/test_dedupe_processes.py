@@ -4,7 +4,6 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import requests
 from sqlalchemy import func, select
 
@@ -36,14 +35,8 @@ def _content(resp: requests.Response) -> str:
     return text.split("<Content><![CDATA[")[1].split("]]>")[0] if "<Content>" in text else text
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_concurrent_retries_on_several_processes_are_stored_once(request, tmp_path, real_redis_url, backend):
-    if backend == "postgresql":
-        url = request.getfixturevalue("pg_url")
-    else:
-        import shutil
-        shutil.copy(request.getfixturevalue("sqlite_template"), tmp_path / "db.sqlite3")
-        url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+def test_concurrent_retries_on_several_processes_are_stored_once(database_url, real_redis_url):
+    url = database_url
     app = make_app(url, real_redis_url)
     load_shop(app, shop_doc())
 

@@ -3,10 +3,8 @@ agent, never assign a shopper twice, and keep the queue's order."""
 from __future__ import annotations
 
 import multiprocessing
-import shutil
 from concurrent.futures import ProcessPoolExecutor
 
-import pytest
 from sqlalchemy import select
 
 from bridge import db
@@ -19,14 +17,9 @@ CASES = {  # backend: (processes, agents, capacity, shoppers, rounds per process
 }
 
 
-@pytest.mark.parametrize("backend", list(CASES))
-def test_concurrent_drains_keep_capacity_uniqueness_and_order(request, tmp_path, real_redis_url, backend):
-    processes, agents, capacity, shoppers, rounds = CASES[backend]
-    if backend == "postgresql":
-        url = request.getfixturevalue("pg_url")
-    else:
-        shutil.copy(request.getfixturevalue("sqlite_template"), tmp_path / "db.sqlite3")
-        url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+def test_concurrent_drains_keep_capacity_uniqueness_and_order(database_url, real_redis_url):
+    url = database_url
+    processes, agents, capacity, shoppers, rounds = CASES[url.split(":")[0].split("+")[0]]
     app = app_for(url, real_redis_url)
     shop_id = seed(app, agents, capacity, shoppers)
 

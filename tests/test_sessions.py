@@ -900,7 +900,8 @@ def test_sse_streams_the_agents_conversation_and_nothing_of_anothers(live_app, f
     bobs, carols = desk.conv("o-bobs"), desk.conv("o-carols")
     assert (agent_of(bobs), agent_of(carols)) == ("bob", "carol")
 
-    resp = desk.client.get("/api/v1/events?max_seconds=3", headers=desk.h("bob"), buffered=False)
+    # The stream stops at the frame this test waits for; max_seconds only bounds a failure.
+    resp = desk.client.get("/api/v1/events?max_seconds=20", headers=desk.h("bob"), buffered=False)
     assert resp.status_code == 200 and resp.mimetype == "text/event-stream"
     frames = iter(resp.response)
     assert next(frames).decode().startswith(": connected")  # subscribed: nothing is missed from here
@@ -912,7 +913,11 @@ def test_sse_streams_the_agents_conversation_and_nothing_of_anothers(live_app, f
 
     writer = threading.Thread(target=shoppers_write)
     writer.start()
-    stream = "".join(chunk.decode() for chunk in frames)
+    stream = ""
+    for chunk in frames:  # carol's shopper writes first: a leak would arrive before bob's frame
+        stream += chunk.decode()
+        if f'"conversation_id": {bobs["id"]},' in stream:
+            break
     writer.join()
     resp.close()
 

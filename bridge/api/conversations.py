@@ -52,6 +52,14 @@ def _conflict(exc: lifecycle.Conflict) -> APIError:
     return APIError(409, "conflict", str(exc))
 
 
+def _own(conversation_id: int, verb: str) -> Conversation:
+    """A conversation the agent serves (or any, for an admin) — to reply, transfer, end, rate."""
+    c, agent = _conversation(conversation_id), current_agent()
+    if c.agent_id != agent.id and agent.role != "admin":
+        raise APIError(403, "forbidden", f"only the conversation's agent or an admin can {verb} it")
+    return c
+
+
 @bp.get("/conversations")
 @login_required
 def list_conversations():
@@ -151,9 +159,7 @@ def accept_conversation(conversation_id: int):
 @bp.post("/conversations/<int:conversation_id>/transfer")
 @login_required
 def transfer_conversation(conversation_id: int):
-    c, agent, body = _conversation(conversation_id), current_agent(), json_body()
-    if c.agent_id != agent.id and agent.role != "admin":
-        raise APIError(403, "forbidden", "only the conversation's agent or an admin can transfer it")
+    c, body = _own(conversation_id, "transfer"), json_body()
     if set(body) not in ({"agent"}, {"group"}):
         raise invalid('give exactly one of {"agent": username} or {"group": key}')
     session, target_agent, target_group = db.session(), None, None
@@ -177,9 +183,7 @@ def transfer_conversation(conversation_id: int):
 @bp.post("/conversations/<int:conversation_id>/end")
 @login_required
 def end_conversation(conversation_id: int):
-    c, agent = _conversation(conversation_id), current_agent()
-    if c.agent_id != agent.id and agent.role != "admin":
-        raise APIError(403, "forbidden", "only the conversation's agent or an admin can end it")
+    c = _own(conversation_id, "end")
     try:
         c = lifecycle.end(db.session(), c.id, _now(), reason="agent")
     except lifecycle.Conflict as exc:
@@ -190,9 +194,7 @@ def end_conversation(conversation_id: int):
 @bp.post("/conversations/<int:conversation_id>/rating-invite")
 @login_required
 def rating_invite(conversation_id: int):
-    c, agent = _conversation(conversation_id), current_agent()
-    if c.agent_id != agent.id and agent.role != "admin":
-        raise APIError(403, "forbidden", "only the conversation's agent or an admin can invite a rating")
+    c = _own(conversation_id, "invite a rating for")
     try:
         lifecycle.invite_rating(db.session(), c, _now())
     except lifecycle.Conflict as exc:

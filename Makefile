@@ -24,9 +24,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-## bench: webhook and matcher figures (bench/README.md).
+## bench: webhook, matcher and routing figures (bench/README.md). Needs wrk, PostgreSQL, Redis.
 bench: $(STAMP)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run_matcher.py
+	$(BIN)/python bench/run_routing.py
+	$(BIN)/python bench/run_assign.py
 	$(BIN)/python bench/run_oa.py
 
 clean:

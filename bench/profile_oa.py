@@ -1,0 +1,237 @@
+"""Where the time of one OA push goes, in-process (Flask test client), one thread, no contention.
+
+    .venv/bin/python bench/profile_oa.py [--backend sqlite|postgresql] [-n 2000] [--safe] [--cprofile]
+
+The bench shop and texts of run_oa.py; every push has its own MsgId; openids cycle over
+run_oa.OPENIDS, so with -n 2000 most pushes come from a new shopper (the heaviest path)
+and a second pass (--repeat) reuses them. Prints the wall time per push, inclusive time
+per step (timers wrapped around the pipeline's functions; nested steps overlap), the SQL
+statements per push with their mean cursor time, and optionally the cProfile top list.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import logging
+import os
+import pstats
+import secrets
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import workload  # noqa: E402
+from bench.run_oa import OPENIDS, PG_ADMIN, REDIS_URL, database, plain_path, push_xml  # noqa: E402
+
+STEP_TIME: Counter[str] = Counter()
+STEP_CALLS: Counter[str] = Counter()
+
+
+def timed(owner: object, attr: str, label: str) -> None:
+    """Wrap owner.attr so its inclusive wall time accumulates under LABEL."""
+    inner: Callable | None = getattr(owner, attr, None)
+    if inner is None:  # the pipeline changed: time what is there
+        return
+
+    def wrapper(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            STEP_TIME[label] += time.perf_counter() - t0
+            STEP_CALLS[label] += 1
+
+    setattr(owner, attr, wrapper)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--backend", default="sqlite", choices=["sqlite", "postgresql"])
+    p.add_argument("-n", type=int, default=2000, help="pushes per measured pass (2000)")
+    p.add_argument("--top", type=int, default=40)
+    p.add_argument("--pg-admin", default=PG_ADMIN)
+    p.add_argument("--safe", action="store_true", help="safe-mode (AES) pushes instead of plaintext")
+    p.add_argument("--cprofile", action="store_true", help="add a cProfile pass (inflates ORM code ~2x)")
+    p.add_argument("--lean", action="store_true",
+                   help="EXPERIMENT: bench/lean_ingest.py (Core statements) instead of bridge.ingest")
+    p.add_argument("--ab", action="store_true",
+                   help="EXPERIMENT: only time bridge.ingest against bench/lean_ingest.py, interleaved "
+                        "in batches of 100 (so other load on the machine hits both alike)")
+    opts = p.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="kefu-profile-") as tmp, \
+            database(opts.backend, Path(tmp), opts.pg_admin) as url:
+        os.environ.update(DATABASE_URL=url, SECRET_KEY="profile-" + secrets.token_hex(8))
+        os.environ["REDIS_URL"] = REDIS_URL  # events and dispatch jobs go to real Redis
+        import redis
+        redis.Redis.from_url(REDIS_URL).flushdb()
+        from alembic import command
+        from sqlalchemy import event
+        from sqlalchemy.orm import Session
+
+        import bridge.events
+        import bridge.ingest
+        import bridge.tasks
+        import bridge.webhook
+        from adapters.wechat_oa import WeChatOAAdapter
+        from bridge import create_app, db
+        from bridge.autoreply import Matcher
+        from bridge.effects import Effects
+        from bridge.cli import alembic_config
+        from bridge.shopfile import validate
+        from bridge.shopload import apply
+
+        if opts.lean:
+            from bench import lean_ingest
+            bridge.webhook.ingest = lean_ingest.ingest
+        command.upgrade(alembic_config(url), "head")
+        app = create_app()
+        logging.getLogger().setLevel(logging.WARNING)
+        doc = workload.shop_document()
+        with db.new_session(app) as s:
+            apply(s, validate(doc), datetime.now(timezone.utc))
+            s.commit()
+        texts = [t for _, t in workload.texts(doc["shops"][0]["auto_replies"], 2000)]
+        client = app.test_client()
+        created = int(time.time())
+
+        def pushes(base: int, n: int, tag: str = "a", start: int = 0):
+            if opts.safe:
+                from tests.factories import signed
+                ch = workload.SAFE
+                for i in range(start, start + n):
+                    args, body = signed(ch["token"], push_xml(f"op{tag}_{i % OPENIDS}", texts[i % len(texts)],
+                                                              base + i, created),
+                                        "safe", aes_key=ch["encoding_aes_key"], app_id=ch["app_id"])
+                    yield f"/hooks/wechat-oa/{ch['key']}", args, body
+            else:
+                path, _, query = plain_path(workload.PLAIN).partition("?")
+                args = dict(kv.split("=") for kv in query.split("&"))
+                for i in range(start, start + n):
+                    yield path, args, push_xml(f"op{tag}_{i % OPENIDS}", texts[i % len(texts)],
+                                               base + i, created).encode()
+
+        def ab() -> None:
+            from bench import lean_ingest
+            real_ingest = bridge.webhook.ingest
+            variants = {"bridge.ingest (ORM)": (real_ingest, "r", 7), "bench/lean_ingest (Core)": (lean_ingest.ingest, "l", 8)}
+            totals = dict.fromkeys(variants, 0.0)
+            for fn, tag, digit in variants.values():  # warm both
+                bridge.webhook.ingest = fn
+                run(list(pushes(digit * 10**12 + 9 * 10**11, 50, tag + "w")))
+            done = 0
+            while done < opts.n:
+                for name, (fn, tag, digit) in variants.items():
+                    bridge.webhook.ingest = fn
+                    batch = list(pushes(digit * 10**12, min(100, opts.n - done), tag, start=done))
+                    totals[name] += run(batch)
+                done += min(100, opts.n - done)
+            bridge.webhook.ingest = real_ingest
+            print(f"{opts.backend}: A/B, {opts.n} pushes each, interleaved in batches of 100 "
+                  f""
+                  f"(openids cycle over {OPENIDS}: {min(opts.n, OPENIDS) / opts.n:.0%} from a new shopper):")
+            for name, total in totals.items():
+                print(f"  {total / opts.n * 1e3:6.2f} ms/push  {name}")
+
+        def run(work) -> float:
+            started = time.perf_counter()
+            for path, args, body in work:
+                resp = client.post(path, query_string=args, data=body, content_type="text/xml")
+                assert resp.status_code == 200, resp.data
+            return time.perf_counter() - started
+
+        run(list(pushes(10**12, 100, "w")))  # warm-up: caches, compiled statements
+        if opts.ab:
+            ab()
+            redis.Redis.from_url(REDIS_URL).flushdb()
+            return 0
+
+        # pass 0: the bare app, same requests, for reference
+        from bench.bare import app as bare_app
+        bare_client = bare_app.test_client()
+        bare_work = list(pushes(9 * 10**12, opts.n, "z"))
+        started = time.perf_counter()
+        for path, args, body in bare_work:
+            bare_client.post(path, query_string=args, data=body, content_type="text/xml")
+        print(f"bench/bare.py via the test client: {(time.perf_counter() - started) / opts.n * 1e3:.2f} ms/request")
+
+        # pass 1: raw wall time, nothing attached
+        for label, base in (("new shoppers", 2 * 10**12), ("returning shoppers", 3 * 10**12)):
+            work = list(pushes(base, opts.n, "a"))
+            wall = run(work)
+            print(f"{opts.backend}{' safe' if opts.safe else ''}{' LEAN' if opts.lean else ''}, {label}: {opts.n} pushes in "
+                  f"{wall:.2f} s = {wall / opts.n * 1e3:.2f} ms/push (test client, no profiler)")
+
+        # pass 2: step timers and SQL statements
+        statements: Counter[str] = Counter()
+        sql_time: Counter[str] = Counter()
+        engine = app.extensions["db_engine"]
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _before(conn, cursor, statement, params, context, executemany):
+            conn.info.setdefault("t0", []).append(time.perf_counter())
+
+        @event.listens_for(engine, "after_cursor_execute")
+        def _after(conn, cursor, statement, params, context, executemany):
+            key = " ".join(statement.split())[:100]
+            statements[key] += 1
+            sql_time[key] += time.perf_counter() - conn.info["t0"].pop()
+
+        timed(app, "wsgi_app", "flask wsgi_app (whole request minus test client)")
+        timed(bridge.webhook, "handle", "webhook.handle")
+        timed(WeChatOAAdapter, "verify", "  adapter.verify (URL signature)")
+        timed(WeChatOAAdapter, "parse", "  adapter.parse (decrypt + XML)")
+        timed(WeChatOAAdapter, "reply_passive", "  adapter.reply_passive (render reply XML)")
+        timed(Matcher, "match", "  Matcher.match (300 rules)")
+        timed(bridge.webhook, "ingest", "  ingest (whole transaction)")
+        timed(bridge.ingest, "_customer", "    ingest._customer (select / insert shopper)")
+        timed(bridge.ingest, "_open_conversation", "    ingest._open_conversation")
+        timed(bridge.ingest, "take_rating", "    ingest.take_rating (pending rating card?)")
+        timed(bridge.ingest, "_advance", "    ingest._advance (queue for routing?)")
+        timed(Effects, "commit", "    Effects.commit (COMMIT, then Redis publish / enqueue)")
+        timed(bridge.events, "publish", "      events.publish (Redis PUBLISH)")
+        timed(bridge.tasks, "enqueue_dispatch", "      tasks.enqueue_dispatch (Redis SET NX + RQ)")
+        timed(Session, "flush", "    Session.flush (all flushes, incl. autoflush)")
+        timed(Session, "commit", "    Session.commit")
+        for label, base, tag in (("new shoppers", 4 * 10**12, "b"), ("returning shoppers", 5 * 10**12, "b")):
+            work = list(pushes(base, opts.n, tag))
+            STEP_TIME.clear()
+            STEP_CALLS.clear()
+            statements.clear()
+            sql_time.clear()
+            wall = run(work)
+            print(f"\nstep timings, {label} ({opts.n} pushes, timers attached: "
+                  f"{wall / opts.n * 1e3:.2f} ms/push)")
+            for step, total in STEP_TIME.items():
+                print(f"  {total / opts.n * 1e3:7.3f} ms/push  {STEP_CALLS[step] / opts.n:5.2f} calls  {step}")
+            total_sql = sum(sql_time.values())
+            print(f"SQL: {sum(statements.values()) / opts.n:.1f} statements/push, "
+                  f"{total_sql / opts.n * 1e3:.2f} ms/push inside cursor.execute")
+            for key, count in statements.most_common():
+                print(f"  {count / opts.n:5.2f}/push {sql_time[key] / count * 1e6:6.0f} µs  {key}")
+
+        if opts.cprofile:
+            work = list(pushes(6 * 10**12, opts.n, "c"))
+            prof = cProfile.Profile()
+            prof.enable()
+            run(work)
+            prof.disable()
+            for sort in ("cumulative", "tottime"):
+                out = io.StringIO()
+                pstats.Stats(prof, stream=out).sort_stats(sort).print_stats(opts.top)
+                print(out.getvalue())
+        redis.Redis.from_url(REDIS_URL).flushdb()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

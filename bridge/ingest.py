@@ -139,7 +139,11 @@ def _customer(session: Session, channel: ChannelConfig, user_id: str) -> Custome
         return customer
     try:
         with session.begin_nested():
-            customer = Customer(shop_id=channel.shop_id, channel_id=channel.id, external_id=user_id)
+            # Every column set here, so reading one later loads nothing and writes nothing.
+            customer = Customer(shop_id=channel.shop_id, channel_id=channel.id, external_id=user_id,
+                                window_quota=0, window_expires_at=None, last_inbound_at=None,
+                                rating_conversation_id=None, subscribed=None, entry_scene=None,
+                                entry_menu=None, exclusive_agent_id=None, nickname=None)
             session.add(customer)
         return customer
     except IntegrityError:
@@ -158,7 +162,8 @@ def _open_conversation(session: Session, channel: ChannelConfig, customer: Custo
     conversation = session.scalar(query)
     if conversation is not None:
         return conversation
-    customer.rating_conversation_id = None
+    if customer.rating_conversation_id is not None:
+        customer.rating_conversation_id = None
     try:
         with session.begin_nested():
             conversation = Conversation(shop_id=channel.shop_id, channel_id=channel.id,

@@ -7,13 +7,19 @@ from contextlib import contextmanager
 
 from flask import Flask, current_app, g
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.sqlite_writers import WriterLock, connection_class
 
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        args = {"timeout": 30, "check_same_thread": False}
+        path = make_url(url).database
+        if path and path != ":memory:":
+            args["factory"] = connection_class(WriterLock(path + ".writer-lock"))
+        engine = create_engine(url, connect_args=args)
         _serialize_sqlite_writers(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
@@ -39,7 +45,11 @@ def _serialize_sqlite_writers(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        dbapi_conn = conn.connection.dbapi_connection
+        if hasattr(dbapi_conn, "begin_immediate"):
+            dbapi_conn.begin_immediate()  # queued behind the writer lock, woken without sleeping
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,46 @@
+"""SQLite writers queue on the writer lock and are handed over on commit, rollback and close."""
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import text
+
+from bridge.db import make_engine
+
+
+def test_a_second_writer_waits_for_the_first_and_every_ending_hands_over(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.sqlite3'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (n INTEGER)"))
+    order: list[str] = []
+    first_in = threading.Event()
+
+    def second():
+        first_in.wait()
+        with engine.begin() as conn:  # blocks until the first lets go
+            order.append("second")
+            conn.execute(text("INSERT INTO t VALUES (2)"))
+
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+        first_in.set()
+        waiter.join(timeout=0.5)
+        assert waiter.is_alive()  # still queued behind us
+        order.append("first")
+    waiter.join(timeout=10)
+    assert order == ["first", "second"]
+
+    for end in ("rollback", "close"):  # no ending leaves the lock held
+        conn = engine.connect()
+        conn.begin()
+        conn.execute(text("INSERT INTO t VALUES (3)"))
+        getattr(conn, end)()
+        if end == "rollback":
+            conn.close()
+        with engine.begin() as again:
+            again.execute(text("SELECT 1"))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM t ORDER BY n")).scalars().all() == [1, 2]
+    engine.dispose()

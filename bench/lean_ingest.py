@@ -33,7 +33,7 @@ messages = Message.__table__
 
 
 def ingest(session: Session, channel: ChannelConfig, inbound: InboundMessage, matcher: Matcher,
-           settings: dict, window: SendWindow | None, now: datetime) -> real.Ingested:
+           settings: dict, window: SendWindow | None, now: datetime) -> Reply | None:
     handoff = inbound.kind in ("text", "voice") and real.asks_for_human(inbound.text)
     if (inbound.kind == "event" or handoff or settings.get("robot_first")
             or (window is not None and not window.resets)):
@@ -127,4 +127,4 @@ def ingest(session: Session, channel: ChannelConfig, inbound: InboundMessage, ma
     conn.execute(update(receipts).where(receipts.c.id == receipt_id)
                  .values(message_id=message_id, reply_message_id=bot_id))
     effects.commit(session)
-    return real.Ingested(reply, False, conversation_id, message_id)
+    return reply

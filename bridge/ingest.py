@@ -7,7 +7,6 @@ the first copy is still in flight blocks on that index (PostgreSQL) or on the wr
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -31,17 +30,9 @@ def asks_for_human(text: str | None) -> bool:
     return bool(text) and (fold(text) in HANDOFF or "转人工" in text)
 
 
-@dataclass(frozen=True)
-class Ingested:
-    reply: Reply | None
-    duplicate: bool
-    conversation_id: int | None
-    message_id: int | None
-
-
 def ingest(session: Session, channel: ChannelConfig, inbound: InboundMessage, matcher: Matcher,
-           settings: dict, window: SendWindow | None, now: datetime) -> Ingested:
-    """Store one push exactly once and decide its passive reply. Commits."""
+           settings: dict, window: SendWindow | None, now: datetime) -> Reply | None:
+    """Store one push exactly once and return its passive reply, if any. Commits."""
     handoff = inbound.kind in ("text", "voice") and asks_for_human(inbound.text)
     rule = matcher.match(inbound.text) if inbound.kind in ("text", "voice") and not handoff else None
     effects = Effects(channel.shop_id)
@@ -64,20 +55,23 @@ def ingest(session: Session, channel: ChannelConfig, inbound: InboundMessage, ma
         receipt.payload = {"event": inbound.event, "key": inbound.event_key,
                            "media": dict(inbound.media) if inbound.media else None}
         effects.commit(session)
-        return Ingested(None, False, None, None)
+        return None
 
     customer.last_inbound_at = now
     conversation = take_rating(session, effects, settings, customer, inbound.text, now) \
         if inbound.kind == "text" else None
-    if conversation is not None:
-        rule = None  # the shopper answered the rating card
-    else:
+    reply, source = None, None
+    if conversation is None:  # not an answer to the rating card
         conversation = _open_conversation(session, channel, customer, now)
         if conversation.state not in BOT_ANSWERS_IN:
             rule = None
         fallback = _advance(conversation, settings, rule is not None, handoff, now, effects)
-        if fallback and rule is None:
-            rule = fallback
+        if rule is not None:
+            reply = Reply(type=rule.reply.get("type", "text"), text=rule.reply.get("text"),
+                          media_id=rule.reply.get("media_id"))
+            source = {"auto_reply_id": rule.id}
+        elif fallback:
+            reply, source = Reply(type="text", text=fallback), {"robot_fallback": True}
         conversation.last_customer_message_at = now
         if conversation.state != "bot" and conversation.awaiting_reply_since is None:
             conversation.awaiting_reply_since = now
@@ -88,29 +82,24 @@ def ingest(session: Session, channel: ChannelConfig, inbound: InboundMessage, ma
         external_id=inbound.external_id, created_at=now, updated_at=now,
     )
     session.add(message)
-    session.flush()
-    receipt.message_id = message.id
-    effects.publish("message.created", conversation.id, conversation.agent_id,
-                    queue=conversation.agent_id is None, message_id=message.id)
-    reply = None
-    if rule is not None:
-        reply = Reply(type=rule.reply.get("type", "text"), text=rule.reply.get("text"),
-                      media_id=rule.reply.get("media_id"))
+    bot = None
+    if reply is not None:
         bot = Message(
             shop_id=channel.shop_id, conversation_id=conversation.id, direction="out",
             sender="bot", type=reply.type, text=reply.text,
             media={"media_id": reply.media_id} if reply.media_id else None,
-            raw={"auto_reply_id": rule.id} if rule.id else {"robot_fallback": True},
-            created_at=now, updated_at=now,
+            raw=source, created_at=now, updated_at=now,
         )
         session.add(bot)
-        session.flush()
-        receipt.reply_message_id = bot.id
+    session.flush()  # one flush for both messages: the receipt needs their ids
+    receipt.message_id, receipt.reply_message_id = message.id, bot.id if bot else None
+    effects.publish("message.created", conversation.id, conversation.agent_id,
+                    queue=conversation.agent_id is None, message_id=message.id)
     effects.commit(session)
-    return Ingested(reply, False, conversation.id, message.id)
+    return reply
 
 
-def _replay(session: Session, channel: ChannelConfig, inbound: InboundMessage) -> Ingested:
+def _replay(session: Session, channel: ChannelConfig, inbound: InboundMessage) -> Reply | None:
     receipt = session.scalar(
         select(InboundReceipt).where(InboundReceipt.channel_id == channel.id,
                                      InboundReceipt.external_id == inbound.external_id)
@@ -121,13 +110,10 @@ def _replay(session: Session, channel: ChannelConfig, inbound: InboundMessage) -
     if receipt.reply_message_id is not None:
         bot = session.get(Message, receipt.reply_message_id)
         reply = Reply(type=bot.type, text=bot.text, media_id=(bot.media or {}).get("media_id"))
-    conversation_id = None
-    if receipt.message_id is not None:
-        conversation_id = session.get(Message, receipt.message_id).conversation_id
     session.commit()
     log.info("channel %s: duplicate push %s answered from receipt %s",
              channel.key, inbound.external_id, receipt.id)
-    return Ingested(reply, True, conversation_id, receipt.message_id)
+    return reply
 
 
 def _customer(session: Session, channel: ChannelConfig, user_id: str) -> Customer:
@@ -174,21 +160,16 @@ def _open_conversation(session: Session, channel: ChannelConfig, customer: Custo
         return session.scalar(query)
 
 
-class _Fallback:
-    """The robot's answer when robot-first is on and no rule matched."""
-
-    def __init__(self, text: str):
-        self.id, self.reply = None, {"type": "text", "text": text}
-
-
 def _advance(conversation: Conversation, settings: dict, answered: bool, handoff: bool, now: datetime,
-             effects: Effects) -> _Fallback | None:
-    """A conversation with the bot goes to routing unless a rule (or robot-first) answers it."""
+             effects: Effects) -> str | None:
+    """A conversation with the bot goes to routing unless a rule (or robot-first) answers it.
+
+    Returns the robot's fallback text when robot-first keeps the shopper with the bot.
+    """
     if conversation.state != "bot" or (answered and not handoff):
         return None
     if settings.get("robot_first") and not handoff:
-        text = settings.get("robot_fallback_message")
-        return _Fallback(text) if text else None
+        return settings.get("robot_fallback_message") or None
     conversation.state, conversation.queued_at, conversation.routed_at = "queued", now, None
     effects.dispatch = True
     effects.publish("conversation.queued", conversation.id, queue=True, state="queued")

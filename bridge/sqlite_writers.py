@@ -44,6 +44,16 @@ class WriterLock:
         self._threads.release()
 
 
+def _then_let_go(method):
+    def ending(self) -> None:
+        try:
+            method(self)
+        finally:
+            self._let_go()
+
+    return ending
+
+
 def connection_class(lock: WriterLock) -> type[sqlite3.Connection]:
     """A pysqlite connection that holds `lock` from its BEGIN to its COMMIT or ROLLBACK."""
 
@@ -64,22 +74,9 @@ def connection_class(lock: WriterLock) -> type[sqlite3.Connection]:
                 self._holding = False
                 lock.release()
 
-        def commit(self) -> None:
-            try:
-                super().commit()
-            finally:
-                self._let_go()
-
-        def rollback(self) -> None:
-            try:
-                super().rollback()
-            finally:
-                self._let_go()
-
-        def close(self) -> None:
-            try:
-                super().close()
-            finally:
-                self._let_go()
+        # Every way a transaction ends hands the lock on.
+        commit = _then_let_go(sqlite3.Connection.commit)
+        rollback = _then_let_go(sqlite3.Connection.rollback)
+        close = _then_let_go(sqlite3.Connection.close)
 
     return QueuedWriterConnection

@@ -17,8 +17,11 @@ from bridge.models import Conversation, InboundReceipt, Message, Shop
 log = logging.getLogger(__name__)
 
 
-def _shops(session: Session) -> list[tuple[int, dict]]:
-    return list(session.execute(select(Shop.id, Shop.settings)).all())
+def _shops_with(session: Session, setting: str, default: int | None) -> list[tuple[int, int]]:
+    """(shop id, value) of every shop where the timer `setting` is on (non-zero)."""
+    rows = session.execute(select(Shop.id, Shop.settings)).all()
+    session.rollback()
+    return [(shop_id, value) for shop_id, settings in rows if (value := settings.get(setting, default))]
 
 
 def end_idle(session: Session, now: datetime) -> int:
@@ -29,10 +32,7 @@ def end_idle(session: Session, now: datetime) -> int:
     answered, before they could read the answer.
     """
     ended = 0
-    for shop_id, settings in _shops(session):
-        minutes = settings.get("customer_idle_minutes", 15)
-        if not minutes:
-            continue
+    for shop_id, minutes in _shops_with(session, "customer_idle_minutes", 15):
         cutoff = now - timedelta(minutes=minutes)
         answered_since = select(Message.id).where(
             Message.conversation_id == Conversation.id, Message.direction == "out",
@@ -53,10 +53,7 @@ def end_idle(session: Session, now: datetime) -> int:
 
 def reassign_unanswered(session: Session, now: datetime) -> int:
     moved = 0
-    for shop_id, settings in _shops(session):
-        minutes = settings.get("agent_reply_timeout_minutes", 0)
-        if not minutes:
-            continue
+    for shop_id, minutes in _shops_with(session, "agent_reply_timeout_minutes", 0):
         cutoff = now - timedelta(minutes=minutes)
         # The clock runs from the later of the shopper's message and the assignment: time in
         # the queue or with the previous agent is not the new agent's (or a reassigned shopper
@@ -80,10 +77,7 @@ def dispatch_waiting(session: Session, now: datetime) -> int:
 def purge_old_messages(session: Session, now: datetime) -> int:
     """Delete messages older than each shop's retention_days (unset: keep forever)."""
     deleted = 0
-    for shop_id, settings in _shops(session):
-        days = settings.get("retention_days")
-        if not days:
-            continue
+    for shop_id, days in _shops_with(session, "retention_days", None):
         cutoff = now - timedelta(days=days)
         old = select(Message.id).where(Message.shop_id == shop_id, Message.created_at < cutoff)
         session.execute(update(InboundReceipt).where(InboundReceipt.shop_id == shop_id,

@@ -33,9 +33,9 @@ def handle(session: Session, cache: ChannelCache, channel: ChannelConfig, adapte
     now = datetime.now(timezone.utc)
     reply, first = None, None
     for inbound in messages:
-        result = ingest(session, channel, inbound, matcher, settings, adapter.send_window(inbound), now)
+        answer = ingest(session, channel, inbound, matcher, settings, adapter.send_window(inbound), now)
         if first is None:
-            first, reply = inbound, result.reply
+            first, reply = inbound, answer
     if first is None:
         return HookResponse("success")
     return adapter.reply_passive(req, first, reply)

@@ -14,7 +14,7 @@ def sweep() -> dict[str, int]:
     now = datetime.now(timezone.utc)
     with db.new_session(app) as session:
         stale = delivery.hand_out_stale(session, now, timedelta(seconds=app.config["DELIVERY_STALE_SECONDS"]))
-        session.rollback()
+        session.rollback()  # end the read (on SQLite every transaction holds the writer lock)
         done = {
             "redelivered": len(stale),
             "ended_idle": timers.end_idle(session, now),

@@ -1,8 +1,11 @@
 """SQLite writers queue on the writer lock and are handed over on commit, rollback and close."""
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 
+import pytest
 from sqlalchemy import text
 
 from bridge.db import make_engine
@@ -25,6 +28,11 @@ def test_a_second_writer_waits_for_the_first_and_every_ending_hands_over(tmp_pat
     waiter.start()
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO t VALUES (1)"))
+        # The writer queue is held (an flock beside the database), not just SQLite's lock.
+        probe = os.open(str(tmp_path / "w.sqlite3.writer-lock"), os.O_RDWR)
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.close(probe)
         first_in.set()
         waiter.join(timeout=0.5)
         assert waiter.is_alive()  # still queued behind us

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import tempfile
 import sys
 import time
 from contextlib import contextmanager
@@ -33,10 +34,13 @@ def app_env(database_url: str, redis_url: str | None, wechat_url: str = "http://
 def gunicorn(env: dict, workers: int = 4):
     """Start `gunicorn wsgi:app` with several worker processes; yield its base URL."""
     port = free_port()
+    # A file, not a pipe: nobody reads a pipe while the test runs, and a full one blocks the
+    # workers' logging mid-request.
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
          "--graceful-timeout", "2", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -46,12 +50,22 @@ def gunicorn(env: dict, workers: int = 4):
                 break
             except (requests.ConnectionError, requests.Timeout):
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
+                    raise RuntimeError("gunicorn did not start: " + _tail(log))
                 time.sleep(0.1)
         yield base
+    except BaseException:
+        sys.stderr.write("gunicorn's log, last part:\n" + _tail(log))
+        raise
     finally:
         proc.terminate()
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
+
+
+def _tail(log, size: int = 4000) -> str:
+    log.seek(0, os.SEEK_END)
+    log.seek(max(0, log.tell() - size))
+    return log.read().decode(errors="replace")

@@ -5,13 +5,17 @@ refer to is committed — a job never looks for a row that is not there yet.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
 from flask import current_app
 from sqlalchemy.orm import Session
 
 from bridge import events, tasks
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,10 +35,26 @@ class Effects:
 
     def commit(self, session: Session) -> None:
         session.commit()
+        self.after_commit()
+
+    def after_commit(self) -> None:
         for message_id in self.deliveries:
             tasks.enqueue_delivery(message_id)
-        client = current_app.extensions["redis"]
+        if not (self.published or self.dispatch):
+            return
+        # One round trip for the events and the dispatch claim: this runs on every push.
+        pipe = current_app.extensions["redis"].pipeline(transaction=False)
         for event in self.published:
-            events.publish(client, self.shop_id, event)
+            events.publish(pipe, self.shop_id, event)
         if self.dispatch:
+            tasks.claim_dispatch(pipe, self.shop_id)
+        try:
+            results = pipe.execute()
+        except redis.RedisError:
+            # Events are fire and forget (a lost one costs an agent a refresh); a lost
+            # dispatch is made up by the sweep, which routes every shop with a queue.
+            log.warning("shop %s: Redis unavailable after commit; %d events not published%s",
+                        self.shop_id, len(self.published), ", dispatch left to the sweep" if self.dispatch else "")
+            return
+        if self.dispatch and results[-1]:
             tasks.enqueue_dispatch(self.shop_id)

@@ -23,8 +23,9 @@ def channel_name(shop_id: int) -> str:
     return shop_key(shop_id, "events")
 
 
-def publish(client: redis.Redis, shop_id: int, event: dict[str, Any]) -> None:
-    """Fire and forget: a lost event costs a refresh, never a message."""
+def publish(client: redis.Redis | redis.client.Pipeline, shop_id: int, event: dict[str, Any]) -> None:
+    """Fire and forget: a lost event costs a refresh, never a message. With a pipeline, the
+    caller's `execute()` sends it (and sees any error)."""
     try:
         client.publish(channel_name(shop_id), json.dumps(event, ensure_ascii=False))
     except redis.RedisError:

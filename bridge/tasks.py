@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 
+import redis
+
 from flask import Flask, current_app
 from rq import Queue, Retry
 
@@ -33,15 +35,23 @@ def enqueue_delivery(message_id: int) -> None:
         log.exception("message %s: enqueue failed; the sweeper will pick it up", message_id)
 
 
+DISPATCH_FLAG_SECONDS = 60  # a flag whose job was lost expires; the sweep routes meanwhile
+
+
 def dispatch_flag(shop_id: int) -> str:
     return shop_key(shop_id, "dispatch_pending")
 
 
+def claim_dispatch(pipe: redis.client.Pipeline, shop_id: int) -> None:
+    """Queue, in PIPE, the claim of the shop's one pending dispatch (SET NX). Coalesced: one
+    job waits per shop however many shoppers arrive; the job clears the flag before it reads
+    the queue, so nothing arriving later is missed. Enqueue the job if the claim was won."""
+    pipe.set(dispatch_flag(shop_id), "1", nx=True, ex=DISPATCH_FLAG_SECONDS)
+
+
 def enqueue_dispatch(shop_id: int) -> None:
-    """Route the shop's queue soon. Coalesced: one job waits per shop however many arrive;
-    the job clears the flag before it reads the queue, so nothing arriving later is missed."""
+    """The dispatch job, for a caller that won `claim_dispatch`."""
     try:
-        if current_app.extensions["redis"].set(dispatch_flag(shop_id), "1", nx=True, ex=60):
-            queue().enqueue("jobs.routing.dispatch_shop", shop_id, result_ttl=0, failure_ttl=86400)
+        queue().enqueue("jobs.routing.dispatch_shop", shop_id, result_ttl=0, failure_ttl=86400)
     except Exception:  # noqa: BLE001 — the sweep dispatches every shop with a queue
         log.exception("shop %s: dispatch enqueue failed; the sweeper will route", shop_id)

@@ -4,6 +4,18 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from flask.sessions import SessionInterface
+
+
+class NoCookieSessions(SessionInterface):
+    """Agents sign in with bearer tokens and WeChat with signatures: nothing uses Flask's
+    cookie session, so no request opens (and verifies the signature of) one."""
+
+    def open_session(self, app, request):
+        return self.make_null_session(app)
+
+    def save_session(self, app, session, response) -> None:
+        return None
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -11,6 +23,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from bridge import config
 
     app.config.from_mapping(config.load(app.instance_path, test_config))
+    app.session_interface = NoCookieSessions()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from bridge import api, cli, db, errors, hooks, redisconn, tasks

@@ -41,6 +41,10 @@ def _serialize_sqlite_writers(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        # Checkpoint every ~40 MB of WAL rather than 4 MB: a page rewritten by many commits
+        # (the tail of messages and of each index) is copied to the database once, and the
+        # writer that happens to cross the mark pays the fsync ten times less often.
+        cur.execute("PRAGMA wal_autocheckpoint=10000")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -61,3 +61,39 @@ def test_concurrent_retries_on_several_processes_are_stored_once(database_url, r
         # o-0 and o-5 … the shopper who wrote twice has one conversation, not two
         assert count(Conversation) == 5
     app.extensions["db_engine"].dispose()
+
+
+def test_many_messages_from_the_same_new_shoppers_at_once_share_one_conversation(database_url, real_redis_url):
+    """Every message is a different push, from a handful of first-time shoppers, all at once
+    across 4 processes: each shopper ends with one customer row and one open conversation
+    holding all their messages, queued (some messages asked something no rule answers)."""
+    app = make_app(database_url, real_redis_url)
+    load_shop(app, shop_doc())
+    shoppers, per_shopper = 4, 6
+    texts = ["发货吗", "我有个问题"] * (per_shopper // 2)  # a rule answers every other one
+    pushes = [signed("acmetoken", text_xml(f"o-many-{s}", t, msg_id=20_000 + s * 100 + i))
+              for s in range(shoppers) for i, t in enumerate(texts)]
+    start = threading.Barrier(len(pushes))
+
+    def send(push):
+        args, body = push
+        start.wait()
+        return requests.post(f"{base}/hooks/wechat-oa/acme-oa", params=args, data=body, timeout=30)
+
+    with gunicorn(app_env(database_url, real_redis_url), workers=4) as base, \
+            ThreadPoolExecutor(len(pushes)) as pool:
+        answers = list(pool.map(send, pushes))
+    assert [r.status_code for r in answers] == [200] * len(pushes)
+    assert sum("48小时内发货" in r.text for r in answers) == len(pushes) // 2
+
+    with db.new_session(app) as s:
+        conversations = s.scalars(select(Conversation)).all()
+        assert s.scalar(select(func.count()).select_from(Customer)) == shoppers
+        assert len(conversations) == shoppers
+        for conversation in conversations:
+            assert conversation.state == "queued" and conversation.awaiting_reply_since is not None
+            inbound = s.scalar(select(func.count()).select_from(Message).where(
+                Message.conversation_id == conversation.id, Message.direction == "in"))
+            assert inbound == per_shopper
+        assert s.scalar(select(func.count()).select_from(InboundReceipt)) == len(pushes)
+    app.extensions["db_engine"].dispose()

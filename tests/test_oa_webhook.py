@@ -205,3 +205,63 @@ def test_simulate_command_prints_the_decoded_reply(app, shop):
     assert result.exit_code == 0 and "success" in result.output
     result = runner.invoke(args=["simulate", "wechat-oa", "nope", "o-sim", "x"])
     assert result.exit_code != 0 and "no Official Account channel 'nope'" in result.output
+
+
+def test_a_retry_changes_nothing_the_first_copy_did_not(app, client, shop):
+    """The dedupe point comes after the shopper and conversation upserts: a duplicate must
+    roll them back, not refresh the window or the conversation's clock."""
+    first = text_xml("o-again", "我要问个问题", msg_id=4242)
+    post_acme(client, first)
+    [customer] = rows(app, Customer)
+    [conversation] = rows(app, Conversation)
+    time.sleep(0.01)
+    assert post_acme(client, first).data == b"success"
+    [customer_after] = rows(app, Customer)
+    [conversation_after] = rows(app, Conversation)
+    assert (customer_after.window_expires_at, customer_after.last_inbound_at) == \
+        (customer.window_expires_at, customer.last_inbound_at)
+    assert (conversation_after.last_customer_message_at, conversation_after.queued_at,
+            conversation_after.awaiting_reply_since) == (conversation.last_customer_message_at,
+                                                         conversation.queued_at,
+                                                         conversation.awaiting_reply_since)
+    assert counts(app) == {"customers": 1, "conversations": 1, "messages": 1, "inbound_receipts": 1}
+
+
+def test_a_message_to_an_ended_conversation_opens_a_new_one(app, client, shop):
+    post_acme(client, text_xml("o-back", "我要问个问题"))
+    with db.new_session(app) as s:
+        conversation = s.scalars(select(Conversation)).one()
+        conversation.state, conversation.end_reason = "ended", "agent"
+        s.commit()
+    assert post_acme(client, text_xml("o-back", "hi")).status_code == 200  # a rule answers
+    old, new = rows(app, Conversation)
+    assert (old.state, new.state) == ("ended", "bot")
+    assert [m.conversation_id for m in rows(app, Message)] == [old.id, new.id, new.id]
+
+
+def test_rules_stay_quiet_while_an_agent_serves_the_shopper(app, client, shop):
+    post_acme(client, text_xml("o-served", "我要问个问题"))
+    with db.new_session(app) as s:
+        conversation = s.scalars(select(Conversation)).one()
+        conversation.state = "active"
+        conversation.awaiting_reply_since = None
+        s.commit()
+    assert post_acme(client, text_xml("o-served", "shipping?")).data == b"success"
+    [conversation] = rows(app, Conversation)
+    assert conversation.state == "active" and conversation.awaiting_reply_since is not None
+    assert [m.sender for m in rows(app, Message)] == ["customer", "customer"]
+
+
+def test_redis_gone_after_the_commit_still_answers_and_keeps_the_message(app, client, shop, monkeypatch):
+    """Events and the dispatch claim are after-commit effects: losing Redis loses a live
+    update (the sweep routes the queue), never the shopper's message or WeChat's answer."""
+    import redis
+
+    def down(self, *args, **kwargs):
+        raise redis.ConnectionError("Redis went away")
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", down)
+    assert post_acme(client, text_xml("o-noredis", "我要问个问题")).data == b"success"
+    assert "48小时内发货" in post_acme(client, text_xml("o-noredis2", "shipping?")).get_data(as_text=True)
+    assert counts(app)["messages"] == 3
+    assert [c.state for c in rows(app, Conversation)] == ["queued", "bot"]

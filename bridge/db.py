@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.sqlite_writers import WriterLock, connection_class
+from bridge.sqlite_writers import BACKSTOP_PAGES, Checkpointer, WriterLock, connection_class
 
 
 def make_engine(url: str) -> Engine:
@@ -18,7 +18,7 @@ def make_engine(url: str) -> Engine:
         args = {"timeout": 30, "check_same_thread": False}
         path = make_url(url).database
         if path and path != ":memory:":
-            args["factory"] = connection_class(WriterLock(path + ".writer-lock"))
+            args["factory"] = connection_class(WriterLock(path + ".writer-lock"), Checkpointer(path))
         engine = create_engine(url, connect_args=args)
         _serialize_sqlite_writers(engine)
         return engine
@@ -41,10 +41,8 @@ def _serialize_sqlite_writers(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
-        # Checkpoint every ~40 MB of WAL rather than 4 MB: a page rewritten by many commits
-        # (the tail of messages and of each index) is copied to the database once, and the
-        # writer that happens to cross the mark pays the fsync ten times less often.
-        cur.execute("PRAGMA wal_autocheckpoint=10000")
+        # Checkpoints run in a thread (sqlite_writers.Checkpointer); in a commit only as a backstop.
+        cur.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         cur.close()
 
     @event.listens_for(engine, "begin")

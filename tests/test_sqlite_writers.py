@@ -52,3 +52,26 @@ def test_a_second_writer_waits_for_the_first_and_every_ending_hands_over(tmp_pat
     with engine.connect() as conn:
         assert conn.execute(text("SELECT n FROM t ORDER BY n")).scalars().all() == [1, 2]
     engine.dispose()
+
+
+def test_the_wal_is_checkpointed_by_a_thread_not_inside_a_writers_commit(tmp_path):
+    """Commits leave the WAL alone (the writers' own checkpoint is only a backstop, far off);
+    the process's checkpoint thread copies it into the database file soon after."""
+    import time
+
+    from bridge import sqlite_writers
+
+    path = tmp_path / "c.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == sqlite_writers.BACKSTOP_PAGES
+        conn.execute(text("CREATE TABLE t (n INTEGER, pad TEXT)"))
+    for n in range(200):  # ~200 KB of WAL, far below the backstop
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (:n, :pad)"), {"n": n, "pad": "x" * 1000})
+    assert "kefu-sqlite-checkpoint" in [t.name for t in threading.enumerate()]
+    deadline = time.monotonic() + 10
+    while os.path.getsize(path) < 200 * 1000:  # the rows reach the database file itself
+        assert time.monotonic() < deadline, "the WAL was never checkpointed"
+        time.sleep(0.05)
+    engine.dispose()

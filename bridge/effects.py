@@ -42,10 +42,10 @@ class Effects:
             tasks.enqueue_delivery(message_id)
         if not (self.published or self.dispatch):
             return
-        # One round trip for the events and the dispatch claim: this runs on every push.
+        # One round trip, one PUBLISH for all the events: this runs on every push.
         pipe = current_app.extensions["redis"].pipeline(transaction=False)
-        for event in self.published:
-            events.publish(pipe, self.shop_id, event)
+        if self.published:
+            events.publish(pipe, self.shop_id, self.published)
         if self.dispatch:
             tasks.claim_dispatch(pipe, self.shop_id)
         try:

@@ -23,13 +23,14 @@ def channel_name(shop_id: int) -> str:
     return shop_key(shop_id, "events")
 
 
-def publish(client: redis.Redis | redis.client.Pipeline, shop_id: int, event: dict[str, Any]) -> None:
-    """Fire and forget: a lost event costs a refresh, never a message. With a pipeline, the
-    caller's `execute()` sends it (and sees any error)."""
+def publish(client: redis.Redis | redis.client.Pipeline, shop_id: int,
+            shop_events: list[dict[str, Any]]) -> None:
+    """One message carrying a list of the shop's events. Fire and forget: a lost event costs
+    a refresh, never a message. With a pipeline, the caller's `execute()` sends it."""
     try:
-        client.publish(channel_name(shop_id), json.dumps(event, ensure_ascii=False))
+        client.publish(channel_name(shop_id), json.dumps(shop_events, ensure_ascii=False))
     except redis.RedisError:
-        log.warning("shop %s: could not publish %s", shop_id, event.get("type"))
+        log.warning("shop %s: could not publish %d events", shop_id, len(shop_events))
 
 
 def visible(event: dict[str, Any], agent_id: int, is_admin: bool) -> bool:
@@ -47,9 +48,9 @@ def stream(client: redis.Redis, shop_id: int, agent_id: int, is_admin: bool,
         while max_seconds is None or time.monotonic() - started < max_seconds:
             message = pubsub.get_message(timeout=1.0)
             if message and message.get("type") == "message":
-                event = json.loads(message["data"])
-                if visible(event, agent_id, is_admin):
-                    yield f"event: {event['type']}\ndata: {json.dumps(event, ensure_ascii=False)}\n\n"
+                for event in json.loads(message["data"]):
+                    if visible(event, agent_id, is_admin):
+                        yield f"event: {event['type']}\ndata: {json.dumps(event, ensure_ascii=False)}\n\n"
             elif time.monotonic() - last_beat > HEARTBEAT_SECONDS:
                 last_beat = time.monotonic()
                 yield ": heartbeat\n\n"

@@ -53,6 +53,23 @@ def timed(owner: object, attr: str, label: str) -> None:
     setattr(owner, attr, wrapper)
 
 
+def cpu_split(app) -> dict[str, float]:
+    """CPU seconds so far of this process, its database backend (PostgreSQL) and Redis."""
+    import redis
+
+    split = {"python": time.process_time()}
+    engine = app.extensions["db_engine"]
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:  # the pool hands the app this same connection
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        split["postgres backend"] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    info = redis.Redis.from_url(REDIS_URL).info("cpu")
+    split["redis server"] = info["used_cpu_sys"] + info["used_cpu_user"]
+    return split
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backend", default="sqlite", choices=["sqlite", "postgresql"])
@@ -61,11 +78,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pg-admin", default=PG_ADMIN)
     p.add_argument("--safe", action="store_true", help="safe-mode (AES) pushes instead of plaintext")
     p.add_argument("--cprofile", action="store_true", help="add a cProfile pass (inflates ORM code ~2x)")
-    p.add_argument("--lean", action="store_true",
-                   help="EXPERIMENT: bench/lean_ingest.py (Core statements) instead of bridge.ingest")
-    p.add_argument("--ab", action="store_true",
-                   help="EXPERIMENT: only time bridge.ingest against bench/lean_ingest.py, interleaved "
-                        "in batches of 100 (so other load on the machine hits both alike)")
     opts = p.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="kefu-profile-") as tmp, \
@@ -90,9 +102,6 @@ def main(argv: list[str] | None = None) -> int:
         from bridge.shopfile import validate
         from bridge.shopload import apply
 
-        if opts.lean:
-            from bench import lean_ingest
-            bridge.webhook.ingest = lean_ingest.ingest
         command.upgrade(alembic_config(url), "head")
         app = create_app()
         logging.getLogger().setLevel(logging.WARNING)
@@ -120,28 +129,6 @@ def main(argv: list[str] | None = None) -> int:
                     yield path, args, push_xml(f"op{tag}_{i % OPENIDS}", texts[i % len(texts)],
                                                base + i, created).encode()
 
-        def ab() -> None:
-            from bench import lean_ingest
-            real_ingest = bridge.webhook.ingest
-            variants = {"bridge.ingest (ORM)": (real_ingest, "r", 7), "bench/lean_ingest (Core)": (lean_ingest.ingest, "l", 8)}
-            totals = dict.fromkeys(variants, 0.0)
-            for fn, tag, digit in variants.values():  # warm both
-                bridge.webhook.ingest = fn
-                run(list(pushes(digit * 10**12 + 9 * 10**11, 50, tag + "w")))
-            done = 0
-            while done < opts.n:
-                for name, (fn, tag, digit) in variants.items():
-                    bridge.webhook.ingest = fn
-                    batch = list(pushes(digit * 10**12, min(100, opts.n - done), tag, start=done))
-                    totals[name] += run(batch)
-                done += min(100, opts.n - done)
-            bridge.webhook.ingest = real_ingest
-            print(f"{opts.backend}: A/B, {opts.n} pushes each, interleaved in batches of 100 "
-                  f""
-                  f"(openids cycle over {OPENIDS}: {min(opts.n, OPENIDS) / opts.n:.0%} from a new shopper):")
-            for name, total in totals.items():
-                print(f"  {total / opts.n * 1e3:6.2f} ms/push  {name}")
-
         def run(work) -> float:
             started = time.perf_counter()
             for path, args, body in work:
@@ -150,11 +137,6 @@ def main(argv: list[str] | None = None) -> int:
             return time.perf_counter() - started
 
         run(list(pushes(10**12, 100, "w")))  # warm-up: caches, compiled statements
-        if opts.ab:
-            ab()
-            redis.Redis.from_url(REDIS_URL).flushdb()
-            return 0
-
         # pass 0: the bare app, same requests, for reference
         from bench.bare import app as bare_app
         bare_client = bare_app.test_client()
@@ -164,12 +146,15 @@ def main(argv: list[str] | None = None) -> int:
             bare_client.post(path, query_string=args, data=body, content_type="text/xml")
         print(f"bench/bare.py via the test client: {(time.perf_counter() - started) / opts.n * 1e3:.2f} ms/request")
 
-        # pass 1: raw wall time, nothing attached
+        # pass 1: raw wall time, nothing attached; and whose CPU it was
         for label, base in (("new shoppers", 2 * 10**12), ("returning shoppers", 3 * 10**12)):
             work = list(pushes(base, opts.n, "a"))
+            cpu0 = cpu_split(app)
             wall = run(work)
-            print(f"{opts.backend}{' safe' if opts.safe else ''}{' LEAN' if opts.lean else ''}, {label}: {opts.n} pushes in "
+            cpu = {k: (v - cpu0[k]) / opts.n * 1e3 for k, v in cpu_split(app).items()}
+            print(f"{opts.backend}{' safe' if opts.safe else ''}, {label}: {opts.n} pushes in "
                   f"{wall:.2f} s = {wall / opts.n * 1e3:.2f} ms/push (test client, no profiler)")
+            print("    CPU per push: " + ", ".join(f"{k} {v:.3f} ms" for k, v in cpu.items()))
 
         # pass 2: step timers and SQL statements
         statements: Counter[str] = Counter()
@@ -193,15 +178,23 @@ def main(argv: list[str] | None = None) -> int:
         timed(WeChatOAAdapter, "reply_passive", "  adapter.reply_passive (render reply XML)")
         timed(Matcher, "match", "  Matcher.match (300 rules)")
         timed(bridge.webhook, "ingest", "  ingest (whole transaction)")
-        timed(bridge.ingest, "_customer", "    ingest._customer (select / insert shopper)")
-        timed(bridge.ingest, "_open_conversation", "    ingest._open_conversation")
-        timed(bridge.ingest, "take_rating", "    ingest.take_rating (pending rating card?)")
-        timed(bridge.ingest, "_advance", "    ingest._advance (queue for routing?)")
-        timed(Effects, "commit", "    Effects.commit (COMMIT, then Redis publish / enqueue)")
-        timed(bridge.events, "publish", "      events.publish (Redis PUBLISH)")
-        timed(bridge.tasks, "enqueue_dispatch", "      tasks.enqueue_dispatch (Redis SET NX + RQ)")
-        timed(Session, "flush", "    Session.flush (all flushes, incl. autoflush)")
-        timed(Session, "commit", "    Session.commit")
+        timed(bridge.ingest._Store, "__init__", "    session.connection() (pool checkout, BEGIN)")
+        raw_run = bridge.ingest._Store._run
+
+        def counted_run(store, sql, params):  # ingest's plain statements bypass SQLAlchemy's events
+            t0 = time.perf_counter()
+            try:
+                return raw_run(store, sql, params)
+            finally:
+                key = " ".join(sql.split())[:100]
+                statements[key] += 1
+                sql_time[key] += time.perf_counter() - t0
+
+        bridge.ingest._Store._run = counted_run
+        timed(bridge.ingest, "take_rating", "    take_rating (an answer to a rating card)")
+        timed(Session, "commit", "    Session.commit (COMMIT)")
+        timed(Effects, "after_commit", "    Effects.after_commit (Redis: PUBLISH, dispatch claim)")
+        timed(Session, "flush", "    Session.flush (ORM, rating answers only)")
         for label, base, tag in (("new shoppers", 4 * 10**12, "b"), ("returning shoppers", 5 * 10**12, "b")):
             work = list(pushes(base, opts.n, tag))
             STEP_TIME.clear()
@@ -215,7 +208,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {total / opts.n * 1e3:7.3f} ms/push  {STEP_CALLS[step] / opts.n:5.2f} calls  {step}")
             total_sql = sum(sql_time.values())
             print(f"SQL: {sum(statements.values()) / opts.n:.1f} statements/push, "
-                  f"{total_sql / opts.n * 1e3:.2f} ms/push inside cursor.execute")
+                  f"{total_sql / opts.n * 1e3:.2f} ms/push inside execute"
+                  + (" (PostgreSQL: most are queued in a pipeline; their round trip is paid at"
+                     " the sync, in the next fetch or the COMMIT)" if opts.backend == "postgresql" else ""))
             for key, count in statements.most_common():
                 print(f"  {count / opts.n:5.2f}/push {sql_time[key] / count * 1e6:6.0f} µs  {key}")
 

@@ -471,9 +471,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="record the full app's workers with py-spy during the closed loop "
                         "(collapsed stacks in DIR, summary printed)")
     p.add_argument("--py-spy-bin", default=shutil.which("py-spy") or "py-spy")
-    p.add_argument("--lean", dest="full_app", action="store_const", const="bench.wsgi_lean:app",
-                   default="wsgi:app",
-                   help="EXPERIMENT: run the full app with bench/lean_ingest.py (Core statements)")
+    p.add_argument("--full-app", default="wsgi:app", metavar="MODULE:APP",
+                   help="the app measured against the bare one (wsgi:app); e.g. an experiment's "
+                        "variant of it")
     p.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
                    help="before each backend, wait up to this long for other work on the machine to stop")
     opts = p.parse_args(argv)

@@ -1,6 +1,9 @@
-"""EXPERIMENT: the app with bench/lean_ingest.py in place of bridge.ingest.ingest (run_oa.py --lean)."""
-import bridge.webhook
-from bench import lean_ingest
-from wsgi import app  # noqa: F401  (gunicorn bench.wsgi_lean:app)
+"""MEASURING AID: the app with `ingest` stubbed out (no storage, no keyword match, no
+effects): what routing, signature and XML parsing alone cost next to the bare app.
 
-bridge.webhook.ingest = lean_ingest.ingest
+    bench/run_oa.py --full-app bench.wsgi_floor:app
+"""
+import bridge.webhook
+from wsgi import app  # noqa: F401
+
+bridge.webhook.ingest = lambda *args, **kwargs: None

@@ -1,0 +1,9 @@
+"""MEASURING AID: the app without its after-commit Redis round trip (live events, dispatch
+claim): what that round trip costs a push. Not a configuration to run.
+
+    bench/run_oa.py --full-app bench.wsgi_no_effects:app
+"""
+import bridge.effects
+from wsgi import app  # noqa: F401
+
+bridge.effects.Effects.after_commit = lambda self: None

@@ -351,7 +351,10 @@ def run_backend(backend: str, opts: argparse.Namespace, workdir: Path) -> dict:
             rate = row["full"]["rps"] / 2
             log(f"{backend}: full app, open loop at {rate:.0f} req/s for {opts.open_seconds}s")
             time.sleep(1)
+            machine0, generator0 = cpu_sample(), time.process_time()
             ol = open_loop(full.port, rate, opts.open_seconds, texts, 5 * 10**12)
+            generator_cpu = time.process_time() - generator0
+            machine_busy = busy_seconds(machine0, cpu_sample()) / ol.elapsed if ol.elapsed else 0.0
             phases[5] = {"sent": ol.scheduled, "ok": ol.completed - ol.other,
                          "errors": ol.errors + ol.other}
             row["open"] = {"rate": rate, "scheduled": ol.scheduled, "completed": ol.completed,
@@ -361,6 +364,10 @@ def run_backend(backend: str, opts: argparse.Namespace, workdir: Path) -> dict:
                            "p99_ms": ol.percentile(99) * 1e3, "max_ms": max(ol.latencies or [0]) * 1e3,
                            "send_lag_p99_ms": sorted(ol.send_lag)[int(len(ol.send_lag) * 0.99) - 1] * 1e3
                            if ol.send_lag else 0.0,
+                           # The generator is Python and shares the 2 cores: near 2 busy, its
+                           # tail is the machine's, not the app's.
+                           "cores_busy": machine_busy,
+                           "generator_cores": generator_cpu / ol.elapsed if ol.elapsed else 0.0,
                            "error_samples": ol.error_samples}
             if opts.safe:
                 count = int(row["full"]["rps"] * opts.seconds * 1.5) + 1000
@@ -431,7 +438,8 @@ def report(rows: list[dict], opts: argparse.Namespace) -> None:
         print(f"  open loop            {o['scheduled']} scheduled, {o['completed']} completed "
               f"({o['replied']} replies, {o['unanswered']} 'success', other {o['other']}), "
               f"errors {o['errors']}, unfinished {o['unfinished']}; p90 {o['p90_ms']:.1f} ms, "
-              f"max {o['max_ms']:.1f} ms, generator send lag p99 {o['send_lag_p99_ms']:.1f} ms")
+              f"max {o['max_ms']:.1f} ms, generator send lag p99 {o['send_lag_p99_ms']:.1f} ms; "
+              f"{o['cores_busy']:.2f} cores busy, {o['generator_cores']:.2f} of them the generator")
         if "safe" in r:
             sf = r["safe"]
             print(f"  safe mode (AES)      {sf['rps']:.0f} rps, p50/p99 {sf['p50_us']/1e3:.1f}/"

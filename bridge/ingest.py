@@ -33,6 +33,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
+from psycopg.types.json import Json
 from sqlalchemy import and_, case
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -65,7 +66,7 @@ def ingest(session: Session, channel: ChannelConfig, inbound: InboundMessage, ma
     store = _Store(session)
     try:
         if inbound.kind == "event":
-            return _event(store, session, channel, inbound, window, now)
+            return _event(store, channel, inbound, window, now)
         return _message(store, session, channel, inbound, matcher, settings, window, now)
     except Duplicate:
         return _replay(session, channel, inbound)
@@ -80,7 +81,7 @@ def _message(store: _Store, session: Session, channel: ChannelConfig, inbound: I
     robot_fallback = (settings.get("robot_fallback_message") or None) if settings.get("robot_first") else None
     # What the message does to a conversation with the bot: routing, unless a rule (or a
     # robot-first shop) answers. A hand-off request always goes to routing.
-    leaves_bot = handoff or (rule is None and robot_fallback is None and not settings.get("robot_first"))
+    leaves_bot = handoff or (rule is None and not settings.get("robot_first"))
     may_rate = inbound.kind == "text" and RATING.match(inbound.text or "") is not None
     effects = Effects(channel.shop_id)
     stamp = store.stamp(now)
@@ -116,11 +117,11 @@ def _message(store: _Store, session: Session, channel: ChannelConfig, inbound: I
         if conversation.is_new and rating_pending is not None:
             # The shopper moved on: the old card lapses, or "3个都要" would be taken as a rating.
             store.lapse_rating(customer_id)
-        message = store.add_message(ids[0], channel, conversation.id, inbound_row(inbound, now, stamp))
+        message = store.add_message(ids[0], channel, conversation.id, inbound_row(inbound, stamp))
         bot = None
         if reply is not None:
             bot = store.add_message(ids[1] if len(ids) > 1 else None, channel, conversation.id,
-                                    bot_row(reply, source, now, stamp))
+                                    bot_row(reply, source, stamp))
         store.take_receipt(channel, inbound, customer_id, message, bot, stamp)
         if conversation.queued_now:
             effects.dispatch = True
@@ -132,7 +133,7 @@ def _message(store: _Store, session: Session, channel: ChannelConfig, inbound: I
     return reply
 
 
-def _event(store: _Store, session: Session, channel: ChannelConfig, inbound: InboundMessage,
+def _event(store: _Store, channel: ChannelConfig, inbound: InboundMessage,
            window: SendWindow | None, now: datetime) -> None:
     stamp = store.stamp(now)
     customer_id = store.upsert_event_shopper(channel, inbound, window, now)
@@ -141,7 +142,6 @@ def _event(store: _Store, session: Session, channel: ChannelConfig, inbound: Inb
     with store.round_trip():
         store.take_receipt(channel, inbound, customer_id, None, None, stamp, payload)
         store.commit()
-    return None
 
 
 def _replay(session: Session, channel: ChannelConfig, inbound: InboundMessage) -> Reply | None:
@@ -175,13 +175,13 @@ class _Conversation:
                    queued_now=state == "queued" and queued_at == stamp)
 
 
-def inbound_row(inbound: InboundMessage, now: datetime, stamp: Any) -> dict[str, Any]:
+def inbound_row(inbound: InboundMessage, stamp: Any) -> dict[str, Any]:
     return {"direction": "in", "sender": "customer", "type": inbound.kind, "text": inbound.text,
             "media": dict(inbound.media) if inbound.media else None, "raw": dict(inbound.raw),
             "external_id": inbound.external_id, "stamp": stamp}
 
 
-def bot_row(reply: Reply, source: dict, now: datetime, stamp: Any) -> dict[str, Any]:
+def bot_row(reply: Reply, source: dict, stamp: Any) -> dict[str, Any]:
     return {"direction": "out", "sender": "bot", "type": reply.type, "text": reply.text,
             "media": {"media_id": reply.media_id} if reply.media_id else None, "raw": source,
             "external_id": None, "stamp": stamp}
@@ -314,16 +314,14 @@ class _Store:
     def json(self, value: Any) -> Any:
         if value is None:
             return None
-        if self.pg:
-            from psycopg.types.json import Json
-
-            return Json(value)
-        return json.dumps(value)
+        return Json(value) if self.pg else json.dumps(value)
 
     # -- statements
 
     def upsert_shopper(self, channel: ChannelConfig, user_id: str, window: SendWindow | None,
                        now: datetime, stamp: Any) -> _Pending:
+        """A shopper's message starts the send window over (FACTS.md §2); events, which may
+        only open one, go through `upsert_event_shopper`."""
         expires = self.stamp(now + timedelta(seconds=window.seconds)) if window else None
         return _Pending(self._run(UPSERT_SHOPPER, {
             "shop_id": channel.shop_id, "channel_id": channel.id, "external_id": user_id,

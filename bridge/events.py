@@ -2,6 +2,7 @@
 
 Any web process can serve any agent: every process subscribes to the shop's channel and
 filters by what the agent may see (its own conversations and the queue; admins: everything).
+A Redis message is one commit's events as a JSON list; each becomes its own SSE event.
 """
 from __future__ import annotations
 

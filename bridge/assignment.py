@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bridge import notices
 from bridge.effects import Effects
-from bridge.models import Agent, AgentGroup, Conversation, Customer, EntryRoute, Group, Shop
+from bridge.models import WAITING_STATES, Agent, AgentGroup, Conversation, Customer, EntryRoute, Group, Shop
 from bridge.routing import (
     AgentState,
     Decision,
@@ -29,9 +29,6 @@ from bridge.routing import (
     decide,
     drain,
 )
-
-WAITING_STATES = ("queued", "waiting")
-
 
 def lock_shop(session: Session, shop_id: int) -> Shop:
     return session.execute(select(Shop).where(Shop.id == shop_id).with_for_update()).scalar_one()
@@ -51,11 +48,16 @@ def shop_rules(session: Session, shop: Shop) -> ShopRules:
                      routes=routes)
 
 
-def agent_states(session: Session, shop_id: int) -> dict[int, AgentState]:
-    active = dict(session.execute(
+def active_loads(session: Session, shop_id: int) -> dict[int, int]:
+    """How many active conversations each of the shop's agents has (absent: none)."""
+    return dict(session.execute(
         select(Conversation.agent_id, func.count()).where(
             Conversation.shop_id == shop_id, Conversation.state == "active")
         .group_by(Conversation.agent_id)).all())
+
+
+def agent_states(session: Session, shop_id: int) -> dict[int, AgentState]:
+    active = active_loads(session, shop_id)
     groups: dict[int, set[int]] = defaultdict(set)
     for agent_id, group_id in session.execute(
             select(AgentGroup.agent_id, AgentGroup.group_id).where(AgentGroup.shop_id == shop_id)):

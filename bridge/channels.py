@@ -43,17 +43,11 @@ class ChannelCache:
             self._channels[key] = (now + self.ttl, config)
         return config
 
-    def matcher(self, session: Session, channel: ChannelConfig) -> Matcher:
-        return self._shop(session, channel)[1]
-
-    def settings(self, session: Session, channel: ChannelConfig) -> dict:
-        """The shop's settings as of the channel snapshot's config version."""
-        return self._shop(session, channel)[2]
-
-    def _shop(self, session: Session, channel: ChannelConfig) -> tuple[int, Matcher, dict]:
+    def shop(self, session: Session, channel: ChannelConfig) -> tuple[Matcher, dict]:
+        """The shop's keyword matcher and settings as of the channel snapshot's config version."""
         hit = self._matchers.get(channel.shop_id)
         if hit and hit[0] == channel.config_version:
-            return hit
+            return hit[1], hit[2]
         settings = session.scalar(select(Shop.settings).where(Shop.id == channel.shop_id)) or {}
         rows = session.scalars(select(AutoReply).where(AutoReply.shop_id == channel.shop_id)).all()
         matcher = Matcher(
@@ -64,7 +58,7 @@ class ChannelCache:
         entry = (channel.config_version, matcher, settings)
         with self._lock:
             self._matchers[channel.shop_id] = entry
-        return entry
+        return matcher, settings
 
     def clear(self) -> None:
         with self._lock:

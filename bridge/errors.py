@@ -11,6 +11,11 @@ class APIError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+class Conflict(Exception):
+    """The request does not fit the conversation's or agent's state: HTTP 409 wherever it
+    is raised (the lifecycle services raise it; the sweep catches it)."""
+
+
 def not_found(what: str = "not found") -> APIError:
     return APIError(404, "not_found", what)
 
@@ -29,6 +34,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(APIError)
     def _api_error(exc: APIError):
         return _json_error(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(Conflict)
+    def _conflict(exc: Conflict):
+        return _json_error(409, "conflict", str(exc))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -42,13 +42,13 @@ from bridge.autoreply import Matcher, fold
 from bridge.effects import Effects
 from bridge.lifecycle import RATING, take_rating
 from bridge.messaging import ChannelConfig, InboundMessage, Reply, SendWindow
-from bridge.models import Customer
+from bridge.models import WAITING_STATES, Customer
 
 log = logging.getLogger(__name__)
 
 HANDOFF = ("人工", "转人工", "人工客服", "找人工", "真人", "human", "agent")
 # While a human serves the shopper, keyword rules stay quiet.
-BOT_ANSWERS_IN = ("bot", "queued", "waiting")
+BOT_ANSWERS_IN = ("bot", *WAITING_STATES)
 RECEIPT_CONSTRAINT = "uq_inbound_receipts_channel_id"
 
 
@@ -128,7 +128,7 @@ def _message(store: _Store, session: Session, channel: ChannelConfig, inbound: I
             effects.publish("conversation.queued", conversation.id, queue=True, state="queued")
         effects.publish("message.created", conversation.id, conversation.agent_id,
                         queue=conversation.agent_id is None, message_id=message)
-        store.commit()
+        session.commit()
     effects.after_commit()
     return reply
 
@@ -141,7 +141,7 @@ def _event(store: _Store, channel: ChannelConfig, inbound: InboundMessage,
                "media": dict(inbound.media) if inbound.media else None}
     with store.round_trip():
         store.take_receipt(channel, inbound, customer_id, None, None, stamp, payload)
-        store.commit()
+        store.session.commit()
 
 
 def _replay(session: Session, channel: ChannelConfig, inbound: InboundMessage) -> Reply | None:
@@ -303,9 +303,6 @@ class _Store:
 
     def _run(self, sql: str, params: dict[str, Any]):
         return self.dbapi.execute(_sql(sql, self.pg), params)
-
-    def commit(self) -> None:
-        self.session.commit()
 
     def stamp(self, now: datetime) -> Any:
         """`now` as this driver binds it, and as it comes back in RETURNING."""

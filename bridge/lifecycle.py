@@ -14,16 +14,13 @@ from sqlalchemy.orm import Session
 from bridge import notices
 from bridge.assignment import agent_states, assign, dispatch_locked, lock_shop, shop_rules
 from bridge.effects import Effects
-from bridge.models import Agent, Conversation, Customer, Message, Shop
+from bridge.errors import Conflict
+from bridge.models import WAITING_STATES, Agent, Conversation, Customer, Message, Shop
 from bridge.routing import Request, decide
 
 # The score is one digit 1–5 on its own: "5", "5分", "5 很好". A longer number (an order
 # number, a phone number, "12件") is a message, not a rating.
 RATING = re.compile(r"^\s*([1-5])(?!\d)\s*[分星]?\s*[,，.。:：;；!！\s-]*(.*)$", re.S)
-
-
-class Conflict(Exception):
-    """The request does not fit the conversation's or agent's state (HTTP 409)."""
 
 
 def _locked(session: Session, conversation_id: int) -> tuple[Conversation, Shop, Effects]:
@@ -42,6 +39,15 @@ def record_agent_reply(session: Session, conversation: Conversation, now: dateti
     conversation.awaiting_reply_since = None
     if conversation.first_response_at is None and conversation.assigned_at is not None:
         conversation.first_response_at = now
+
+
+FAST_REPLY_SECONDS = 180  # the 3-minute response rate: answered within this
+
+
+def reply_seconds(asked: datetime, answered: datetime, assigned_at: datetime | None) -> float:
+    """How long the agent took over a shopper message: from the message, or from the
+    assignment if the message came first (time in the queue is not the agent's)."""
+    return (answered - max(asked, assigned_at or asked)).total_seconds()
 
 
 def can_reply(conversation: Conversation, history_hours: int, now: datetime) -> bool:
@@ -154,7 +160,7 @@ def accept(session: Session, conversation_id: int, agent: Agent, now: datetime) 
     session.refresh(agent)
     if not shop.settings.get("allow_pick", True):
         raise Conflict("this shop does not let agents pick from the queue")
-    if conversation.state not in ("queued", "waiting"):
+    if conversation.state not in WAITING_STATES:
         raise Conflict(f"the conversation is {conversation.state}, not in the queue")
     if agent.status == "offline":
         raise Conflict("go online or busy before taking shoppers")

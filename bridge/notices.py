@@ -36,8 +36,7 @@ def send_notice(session: Session, effects: Effects, settings: dict[str, Any], co
     text = render(settings.get(SETTING[kind]) or "", **values).strip()
     if not text:  # a merchant who blanks a message does not want it sent
         return
-    message = create_outbound(session, conversation, "system", "text", text, now)
-    message.raw = {"notice": kind}
+    message = create_outbound(session, conversation, "system", "text", text, now, raw={"notice": kind})
     effects.deliver(message.id)
     effects.publish("message.created", conversation.id, conversation.agent_id,
                     queue=conversation.agent_id is None, message_id=message.id)

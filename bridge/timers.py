@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bridge import assignment, lifecycle
-from bridge.models import Conversation, InboundReceipt, Message, Shop
+from bridge.models import WAITING_STATES, Conversation, InboundReceipt, Message, Shop
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def reassign_unanswered(session: Session, now: datetime) -> int:
 def dispatch_waiting(session: Session, now: datetime) -> int:
     """A safety net for lost dispatch jobs: route every shop that has anyone waiting."""
     shop_ids = session.scalars(select(Conversation.shop_id).where(
-        Conversation.state.in_(assignment.WAITING_STATES)).distinct()).all()
+        Conversation.state.in_(WAITING_STATES)).distinct()).all()
     session.rollback()
     return sum(assignment.dispatch(session, shop_id, now) for shop_id in shop_ids)
 

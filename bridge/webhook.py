@@ -28,8 +28,7 @@ def handle(session: Session, cache: ChannelCache, channel: ChannelConfig, adapte
     except RequestRejected as exc:
         log.warning("channel %s: refused %s (%s)", channel.key, req.method, exc.reason)
         return HookResponse(exc.reason, status=exc.status)
-    matcher = cache.matcher(session, channel)
-    settings = cache.settings(session, channel)
+    matcher, settings = cache.shop(session, channel)
     now = datetime.now(timezone.utc)
     reply, first = None, None
     for inbound in messages:

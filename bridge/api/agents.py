@@ -4,14 +4,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import jsonify
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from bridge import db, lifecycle
+from bridge import assignment, db, lifecycle
 from bridge.api import bp
 from bridge.api.auth import current_agent, login_required
 from bridge.api.shapes import agent_json, json_body
-from bridge.errors import APIError, invalid
-from bridge.models import Agent, Conversation
+from bridge.errors import invalid
+from bridge.models import Agent
 
 STATUSES = ("online", "busy", "offline")
 
@@ -31,11 +31,8 @@ def update_me():
         raise invalid("max_concurrent must be a whole number from 1 to 50")
     if not isinstance(force, bool):
         raise invalid("force must be true or false")
-    try:
-        agent = lifecycle.set_status(db.session(), current_agent(), datetime.now(timezone.utc),
-                                     status=status, max_concurrent=capacity, force=force)
-    except lifecycle.Conflict as exc:
-        raise APIError(409, "conflict", str(exc)) from None
+    agent = lifecycle.set_status(db.session(), current_agent(), datetime.now(timezone.utc),
+                                 status=status, max_concurrent=capacity, force=force)
     return jsonify(agent_json(agent))
 
 
@@ -43,10 +40,7 @@ def update_me():
 @login_required
 def list_agents():
     shop_id = current_agent().shop_id
-    loads = dict(db.session().execute(
-        select(Conversation.agent_id, func.count()).where(Conversation.shop_id == shop_id,
-                                                          Conversation.state == "active")
-        .group_by(Conversation.agent_id)).all())
+    loads = assignment.active_loads(db.session(), shop_id)
     agents = db.session().scalars(select(Agent).where(Agent.shop_id == shop_id, Agent.active.is_(True))
                                   .order_by(Agent.username)).all()
     return jsonify({"items": [{**agent_json(a), "active_conversations": loads.get(a.id, 0)} for a in agents]})

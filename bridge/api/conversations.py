@@ -14,7 +14,7 @@ from bridge.api.auth import current_agent, login_required
 from bridge.api.shapes import conversation_json, json_body, message_json
 from bridge.effects import Effects
 from bridge.errors import APIError, invalid, not_found
-from bridge.models import CONVERSATION_STATES, Agent, Conversation, Group, Message
+from bridge.models import CONVERSATION_STATES, WAITING_STATES, Agent, Conversation, Group, Message
 
 MAX_TEXT = 2000
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif"}
@@ -29,12 +29,9 @@ def _int_arg(name: str, default: int | None, lo: int, hi: int) -> int | None:
     return int(raw)
 
 
-QUEUE_STATES = ("queued", "waiting")
-
-
 def _visible(c: Conversation, agent: Agent) -> bool:
     """An agent sees its own conversations and the shop's queue; an admin the whole shop."""
-    return agent.role == "admin" or c.agent_id == agent.id or c.state in QUEUE_STATES
+    return agent.role == "admin" or c.agent_id == agent.id or c.state in WAITING_STATES
 
 
 def _conversation(conversation_id: int) -> Conversation:
@@ -46,10 +43,6 @@ def _conversation(conversation_id: int) -> Conversation:
     if not _visible(c, agent):
         raise APIError(403, "forbidden", "this conversation is another agent's")
     return c
-
-
-def _conflict(exc: lifecycle.Conflict) -> APIError:
-    return APIError(409, "conflict", str(exc))
 
 
 def _own(conversation_id: int, verb: str) -> Conversation:
@@ -74,7 +67,7 @@ def list_conversations():
              .where(Conversation.shop_id == agent.shop_id)
              .order_by(Conversation.id.desc()).limit(limit))
     if agent.role != "admin":
-        query = query.where((Conversation.agent_id == agent.id) | Conversation.state.in_(QUEUE_STATES))
+        query = query.where((Conversation.agent_id == agent.id) | Conversation.state.in_(WAITING_STATES))
     if state:
         query = query.where(Conversation.state == state)
     items = db.session().scalars(query).all()
@@ -92,8 +85,8 @@ def _metrics(c: Conversation) -> dict:
     """Response times from assignment: the 3-minute response rate is the share answered in 180 s."""
     rows = db.session().execute(select(Message.created_at, Message.responded_at).where(
         Message.conversation_id == c.id, Message.direction == "in", Message.responded_at.is_not(None))).all()
-    times = [(answered - max(created, c.assigned_at or created)).total_seconds() for created, answered in rows]
-    fast = sum(t <= 180 for t in times)
+    times = [lifecycle.reply_seconds(asked, answered, c.assigned_at) for asked, answered in rows]
+    fast = sum(t <= lifecycle.FAST_REPLY_SECONDS for t in times)
     return {"answered": len(times), "answered_within_3min": fast,
             "response_rate_3min": round(fast / len(times), 4) if times else None}
 
@@ -148,11 +141,7 @@ def post_message(conversation_id: int):
 @bp.post("/conversations/<int:conversation_id>/accept")
 @login_required
 def accept_conversation(conversation_id: int):
-    c = _conversation(conversation_id)
-    try:
-        c = lifecycle.accept(db.session(), c.id, current_agent(), _now())
-    except lifecycle.Conflict as exc:
-        raise _conflict(exc) from None
+    c = lifecycle.accept(db.session(), _conversation(conversation_id).id, current_agent(), _now())
     return jsonify(conversation_json(c))
 
 
@@ -172,22 +161,15 @@ def transfer_conversation(conversation_id: int):
         target_group = session.scalar(select(Group).where(Group.shop_id == c.shop_id, Group.key == body["group"]))
         if target_group is None:
             raise not_found(f"no group {body['group']!r} in this shop")
-    try:
-        c = lifecycle.transfer(session, c.id, _now(), agent_id=target_agent.id if target_agent else None,
-                               group_id=target_group.id if target_group else None)
-    except lifecycle.Conflict as exc:
-        raise _conflict(exc) from None
+    c = lifecycle.transfer(session, c.id, _now(), agent_id=target_agent.id if target_agent else None,
+                           group_id=target_group.id if target_group else None)
     return jsonify(conversation_json(c))
 
 
 @bp.post("/conversations/<int:conversation_id>/end")
 @login_required
 def end_conversation(conversation_id: int):
-    c = _own(conversation_id, "end")
-    try:
-        c = lifecycle.end(db.session(), c.id, _now(), reason="agent")
-    except lifecycle.Conflict as exc:
-        raise _conflict(exc) from None
+    c = lifecycle.end(db.session(), _own(conversation_id, "end").id, _now(), reason="agent")
     return jsonify(conversation_json(c))
 
 
@@ -195,10 +177,7 @@ def end_conversation(conversation_id: int):
 @login_required
 def rating_invite(conversation_id: int):
     c = _own(conversation_id, "invite a rating for")
-    try:
-        lifecycle.invite_rating(db.session(), c, _now())
-    except lifecycle.Conflict as exc:
-        raise _conflict(exc) from None
+    lifecycle.invite_rating(db.session(), c, _now())
     return jsonify(conversation_json(c))
 
 

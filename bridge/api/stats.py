@@ -7,14 +7,11 @@ from datetime import datetime, timedelta, timezone
 from flask import jsonify, request
 from sqlalchemy import select
 
-from bridge import db
+from bridge import db, lifecycle
 from bridge.api import bp
 from bridge.api.auth import current_agent, login_required
 from bridge.errors import APIError
 from bridge.models import Agent, Conversation, Message
-
-FAST = 180  # seconds: the 3-minute response rate
-
 
 def _since() -> datetime:
     raw = request.args.get("since")
@@ -51,7 +48,7 @@ def agent_stats():
             row["ratings"].append(c.rating_score)
     for agent_id, assigned_at, created, responded in answered:
         per[agent_id]["answered"] += 1
-        per[agent_id]["fast"] += (responded - max(created, assigned_at)).total_seconds() <= FAST
+        per[agent_id]["fast"] += lifecycle.reply_seconds(created, responded, assigned_at) <= lifecycle.FAST_REPLY_SECONDS
     names = dict(session.execute(select(Agent.id, Agent.username).where(Agent.shop_id == agent.shop_id)).all())
     items = []
     for agent_id, row in sorted(per.items(), key=lambda kv: names.get(kv[0], "")):

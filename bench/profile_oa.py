@@ -30,7 +30,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import workload  # noqa: E402
-from bench.run_oa import OPENIDS, PG_ADMIN, REDIS_URL, database, plain_path, push_xml  # noqa: E402
+from bench.run_oa import OPENIDS, PG_ADMIN, REDIS_URL, database, plain_path  # noqa: E402
+from tests.factories import signed, text_xml  # noqa: E402
 
 STEP_TIME: Counter[str] = Counter()
 STEP_CALLS: Counter[str] = Counter()
@@ -115,10 +116,9 @@ def main(argv: list[str] | None = None) -> int:
 
         def pushes(base: int, n: int, tag: str = "a", start: int = 0):
             if opts.safe:
-                from tests.factories import signed
                 ch = workload.SAFE
                 for i in range(start, start + n):
-                    args, body = signed(ch["token"], push_xml(f"op{tag}_{i % OPENIDS}", texts[i % len(texts)],
+                    args, body = signed(ch["token"], text_xml(f"op{tag}_{i % OPENIDS}", texts[i % len(texts)],
                                                               base + i, created),
                                         "safe", aes_key=ch["encoding_aes_key"], app_id=ch["app_id"])
                     yield f"/hooks/wechat-oa/{ch['key']}", args, body
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                 path, _, query = plain_path(workload.PLAIN).partition("?")
                 args = dict(kv.split("=") for kv in query.split("&"))
                 for i in range(start, start + n):
-                    yield path, args, push_xml(f"op{tag}_{i % OPENIDS}", texts[i % len(texts)],
+                    yield path, args, text_xml(f"op{tag}_{i % OPENIDS}", texts[i % len(texts)],
                                                base + i, created).encode()
 
         def run(work) -> float:

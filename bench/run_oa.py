@@ -27,6 +27,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from urllib.parse import urlencode
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +38,7 @@ if str(ROOT) not in sys.path:
 
 from bench import openloop, workload  # noqa: E402
 from adapters.wechat_oa import url_signature  # noqa: E402
+from tests.factories import signed, text_xml  # noqa: E402  (pushes signed as in the tests)
 
 HOST = "127.0.0.1"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -239,13 +241,6 @@ def plain_path(channel: dict, now: int | None = None) -> str:
     return f"/hooks/wechat-oa/{channel['key']}?signature={sig}&timestamp={ts}&nonce={nonce}&openid=x"
 
 
-def push_xml(openid: str, text: str, msg_id: int, created: int) -> str:
-    return (f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName>"
-            f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{created}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content><![CDATA[{text}]]></Content><MsgId>{msg_id}</MsgId></xml>")
-
-
 def wrk(port: int, seconds: float, opts: argparse.Namespace, env_extra: dict[str, str]) -> dict:
     cmd = [opts.wrk, f"-t{opts.wrk_threads}", f"-c{opts.connections}", f"-d{seconds}s",
            "--timeout", "10s", "-s", str(LUA), f"http://{HOST}:{port}/"]
@@ -276,21 +271,13 @@ def plain_load(opts, workdir: Path, texts_file: Path, port: int, seconds: float,
 
 def safe_pool(path: Path, texts: list[str], count: int, msgid_base: int) -> None:
     """COUNT safe-mode pushes, each encrypted and signed as WeChat does (one line each)."""
-    from wechatpy.crypto import WeChatCrypto
-
     ch = workload.SAFE
-    crypto = WeChatCrypto(ch["token"], ch["encoding_aes_key"], ch["app_id"])
-    ts = str(int(time.time()))
+    now = int(time.time())
     with open(path, "w", encoding="utf-8") as f:
         for i in range(count):
-            nonce = str(secrets.randbelow(10**9))
-            plain = push_xml(f"osafe_{i % OPENIDS}", texts[i % len(texts)], msgid_base + i, int(ts))
-            encrypt = crypto.encrypt_message(plain, nonce, ts).split("<Encrypt><![CDATA[")[1].split("]]>")[0]
-            args = (f"signature={url_signature(ch['token'], ts, nonce)}&timestamp={ts}&nonce={nonce}"
-                    f"&openid=x&encrypt_type=aes&msg_signature={url_signature(ch['token'], ts, nonce, encrypt)}")
-            body = (f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName>"
-                    f"<Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>")
-            f.write(f"/hooks/wechat-oa/{ch['key']}?{args}\t{body}\n")
+            plain = text_xml(f"osafe_{i % OPENIDS}", texts[i % len(texts)], msgid_base + i, now)
+            args, body = signed(ch["token"], plain, "safe", ch["encoding_aes_key"], ch["app_id"], now=now)
+            f.write(f"/hooks/wechat-oa/{ch['key']}?{urlencode(args)}\t{body.decode()}\n")
 
 
 def open_loop(port: int, rate: float, seconds: float, texts: list[str], msgid_base: int) -> openloop.Result:
@@ -298,7 +285,7 @@ def open_loop(port: int, rate: float, seconds: float, texts: list[str], msgid_ba
     created = int(time.time())
 
     def make(i: int) -> bytes:
-        body = push_xml(f"oc0_{i % OPENIDS}", texts[i % len(texts)], msgid_base + i, created)
+        body = text_xml(f"oc0_{i % OPENIDS}", texts[i % len(texts)], msgid_base + i, created)
         return openloop.http_post(HOST, port, path, body.encode())
 
     return openloop.run(HOST, port, rate, seconds, make)

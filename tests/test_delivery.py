@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.job import Job
 from sqlalchemy import select, update
 
@@ -32,7 +31,7 @@ from bridge.models import Customer, Message, Shop
 from bridge.worker import start_ticker
 from jobs.sweep import sweep
 from tests.conftest import make_app
-from tests.factories import load_shop, login, post_acme, shop_doc, text_xml
+from tests.factories import BurstWorker, load_shop, login, post_acme, shop_doc, text_xml
 from tests.fake_wechat import ERRMSG, FakeWeChat
 
 SEND = "/cgi-bin/message/custom/send"
@@ -133,7 +132,7 @@ def run_jobs(app: Flask, max_rounds: int = 10) -> int:
     redis = app.extensions["redis"]
     with app.app_context():
         for rounds in range(max_rounds):
-            SimpleWorker([queue], connection=redis).work(burst=True, with_scheduler=True)
+            BurstWorker([queue], connection=redis).work(burst=True, with_scheduler=True)
             scheduled = queue.scheduled_job_registry.get_job_ids()
             if not scheduled and not queue.count:
                 return rounds
@@ -263,7 +262,7 @@ def test_transient_wechat_error_is_retried_by_rq_and_ends_sent(desk, fake_wechat
     queue: Queue = desk.app.extensions["rq_queue"]
 
     with desk.app.app_context():
-        SimpleWorker([queue], connection=desk.app.extensions["redis"]).work(burst=True)
+        BurstWorker([queue], connection=desk.app.extensions["redis"]).work(burst=True)
     # Between attempts the agent sees why, and RQ holds the retry.
     between = desk.delivery(cid, posted["id"])
     assert between["state"] == "pending" and between["error"]["code"] == str(errcode)
@@ -299,7 +298,7 @@ def test_send_timeout_is_retried_and_ends_sent(desk, fake_wechat):
     posted = desk.reply(cid, "在路上了")
 
     with desk.app.app_context():
-        SimpleWorker([desk.app.extensions["rq_queue"]],
+        BurstWorker([desk.app.extensions["rq_queue"]],
                      connection=desk.app.extensions["redis"]).work(burst=True)
     between = desk.delivery(cid, posted["id"])
     assert between["state"] == "pending" and between["error"]["code"] == "network"

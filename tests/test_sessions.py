@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
-from rq import SimpleWorker
 from sqlalchemy import select, update
 
 from bridge import db, timers
@@ -23,7 +22,7 @@ from bridge.models import Conversation, Customer, InboundReceipt, Message
 from bridge.shopfile import SETTINGS
 from jobs.sweep import sweep
 from tests.conftest import make_app
-from tests.factories import load_shop, login, post_acme, post_oa, push_xml, shop_doc, text_xml
+from tests.factories import BurstWorker, load_shop, login, post_acme, post_oa, push_xml, shop_doc, text_xml
 
 DEFAULTS = SETTINGS({}, "settings")
 NO_AGENT = DEFAULTS["no_agent_message"]
@@ -48,15 +47,6 @@ def queue_notice(position: int) -> str:
 
 
 # -- the shop's desk ---------------------------------------------------------------------------
-
-class BurstWorker(SimpleWorker):
-    """RQ's SimpleWorker, minus the pub/sub command channel a long-running worker listens on
-    (stop, kill-horse): a burst run needs none, and closing it costs ~0.3 s a run, which was
-    half of this file's time. Dequeueing, running and retrying jobs are RQ's own."""
-
-    def subscribe(self) -> None:
-        pass
-
 
 def agent(username: str, role: str = "agent", **extra: Any) -> dict[str, Any]:
     return {"username": username, "password": f"{username}-password", "name": username.capitalize(),
@@ -124,6 +114,13 @@ class Desk:
     def conv(self, openid: str) -> dict:
         """The shopper's latest conversation."""
         return self.conversations(openid)[-1]
+
+    def served(self, username: str, openid: str, text: str) -> int:
+        """The agent goes online, the shopper writes, the jobs run: the shopper's conversation."""
+        self.online(username)
+        self.write(openid, text)
+        self.jobs()
+        return self.conv(openid)["id"]
 
     def agents(self) -> dict[str, dict]:
         resp = self.client.get("/api/v1/agents", headers=self.h("bob"))
@@ -384,10 +381,7 @@ def test_robot_first_answers_then_hands_over_on_request(desk):
 
 def test_going_offline_with_shoppers_needs_force_which_requeues_them(desk):
     desk.load()
-    desk.online("alice")
-    desk.write("o-off", "在吗")
-    desk.jobs()
-    cid = desk.conv("o-off")["id"]
+    cid = desk.served("alice", "o-off", "在吗")
 
     error = desk.me("alice", expect=409, status="offline")["error"]
     assert error["code"] == "conflict"
@@ -527,10 +521,7 @@ def test_accept_is_refused_when_the_shop_does_not_allow_picking(desk):
 
 def test_end_sends_the_rating_card_and_the_reply_is_the_rating(desk):
     desk.load()
-    desk.online("alice")
-    desk.write("o-rate", "问个问题")
-    desk.jobs()
-    cid = desk.conv("o-rate")["id"]
+    cid = desk.served("alice", "o-rate", "问个问题")
 
     ended = desk.post("alice", cid, "end")
     assert (ended["state"], ended["end_reason"]) == ("ended", "agent")
@@ -559,10 +550,7 @@ def test_end_sends_the_rating_card_and_the_reply_is_the_rating(desk):
 
 def test_an_order_number_after_the_rating_card_is_not_a_rating(desk):
     desk.load()
-    desk.online("alice")
-    desk.write("o-order", "问个问题")
-    desk.jobs()
-    cid = desk.conv("o-order")["id"]
+    cid = desk.served("alice", "o-order", "问个问题")
     desk.post("alice", cid, "end")
 
     resp = desk.write("o-order", "2024051200123")
@@ -574,10 +562,7 @@ def test_an_order_number_after_the_rating_card_is_not_a_rating(desk):
 
 def test_a_pending_rating_card_lapses_once_the_shopper_moves_on(desk):
     desk.load()
-    desk.online("alice")
-    desk.write("o-moveon", "问个问题")
-    desk.jobs()
-    first = desk.conv("o-moveon")["id"]
+    first = desk.served("alice", "o-moveon", "问个问题")
     desk.post("alice", first, "end")  # the rating card goes out
     desk.write("o-moveon", "还有个问题")  # not a rating: a new conversation
     desk.jobs()
@@ -597,10 +582,7 @@ def test_a_pending_rating_card_lapses_once_the_shopper_moves_on(desk):
 
 def test_rating_invite_mid_conversation(desk):
     desk.load()
-    desk.online("alice")
-    desk.write("o-mid", "问个问题")
-    desk.jobs()
-    cid = desk.conv("o-mid")["id"]
+    cid = desk.served("alice", "o-mid", "问个问题")
 
     invited = desk.post("alice", cid, "rating-invite")
     assert invited["state"] == "active"
@@ -619,10 +601,7 @@ def test_rating_invite_mid_conversation(desk):
 
 def test_no_rating_card_when_the_shop_does_not_want_one(desk):
     desk.load(settings={"rating_on_end": False})
-    desk.online("alice")
-    desk.write("o-norate", "问个问题")
-    desk.jobs()
-    cid = desk.conv("o-norate")["id"]
+    cid = desk.served("alice", "o-norate", "问个问题")
 
     desk.post("alice", cid, "end")
     desk.jobs()
@@ -637,10 +616,7 @@ def test_no_rating_card_when_the_shop_does_not_want_one(desk):
 
 def test_agent_reply_stops_the_clock(desk):
     desk.load()
-    desk.online("alice")
-    desk.write("o-clock", "在吗")
-    desk.jobs()
-    cid = desk.conv("o-clock")["id"]
+    cid = desk.served("alice", "o-clock", "在吗")
     before = desk.get(cid)
     assert before["awaiting_reply_since"] is not None and before["first_response_seconds"] is None
     assert before["metrics"]["answered"] == 0
@@ -676,10 +652,7 @@ def test_messages_received_in_the_queue_are_timed_from_assignment(desk):
 
 def test_slow_answers_lower_the_three_minute_rate(desk):
     desk.load()
-    desk.online("alice")
-    desk.write("o-slow", "第一句")
-    desk.jobs()
-    cid = desk.conv("o-slow")["id"]
+    cid = desk.served("alice", "o-slow", "第一句")
     desk.reply("alice", cid, "马上")
     desk.write("o-slow", "第二句")
     with db.new_session(desk.app) as session:  # the second question waited five minutes
@@ -736,10 +709,7 @@ def test_idle_time_runs_from_the_agents_answer_not_from_the_queue(desk):
 
 def test_shopper_active_within_the_idle_limit_is_not_ended(desk):
     desk.load(settings={"customer_idle_minutes": 15})
-    desk.online("alice")
-    desk.write("o-recent", "好的")
-    desk.jobs()
-    cid = desk.conv("o-recent")["id"]
+    cid = desk.served("alice", "o-recent", "好的")
     answer = desk.reply("alice", cid, "好")
     desk.set(Conversation, cid, last_customer_message_at=desk.ago(minutes=14))
     desk.set(Message, answer["id"], created_at=desk.ago(minutes=14))
@@ -750,10 +720,7 @@ def test_shopper_active_within_the_idle_limit_is_not_ended(desk):
 
 def test_unanswered_shopper_is_reassigned_after_the_reply_timeout(desk):
     desk.load(settings={"agent_reply_timeout_minutes": 5, "customer_idle_minutes": 0})
-    desk.online("alice")
-    desk.write("o-slowagent", "在吗在吗")
-    desk.jobs()
-    cid = desk.conv("o-slowagent")["id"]
+    cid = desk.served("alice", "o-slowagent", "在吗在吗")
     desk.online("bob")
     desk.set(Conversation, cid, awaiting_reply_since=desk.ago(minutes=6), assigned_at=desk.ago(minutes=6))
 
@@ -770,10 +737,7 @@ def test_unanswered_shopper_is_reassigned_after_the_reply_timeout(desk):
 
 def test_queue_wait_does_not_count_against_the_reply_timeout(desk):
     desk.load(settings={"agent_reply_timeout_minutes": 5, "customer_idle_minutes": 0})
-    desk.online("bob")
-    desk.write("o-queued-long", "有人吗")
-    desk.jobs()
-    cid = desk.conv("o-queued-long")["id"]
+    cid = desk.served("bob", "o-queued-long", "有人吗")
     desk.set(Conversation, cid, awaiting_reply_since=desk.ago(minutes=30))  # waited long, then assigned now
     desk.online("alice")
 
@@ -787,10 +751,7 @@ def test_no_reassignment_without_another_agent_with_room(desk):
     desk.online("bob")
     desk.write("o-bobs", "bob的")
     desk.jobs()
-    desk.online("alice")
-    desk.write("o-alices", "alice的")
-    desk.jobs()
-    cid = desk.conv("o-alices")["id"]
+    cid = desk.served("alice", "o-alices", "alice的")
     assert agent_of(desk.get(cid)) == "alice"
     desk.set(Conversation, cid, awaiting_reply_since=desk.ago(minutes=6), assigned_at=desk.ago(minutes=6))
 
@@ -803,10 +764,7 @@ def test_no_reassignment_without_another_agent_with_room(desk):
 
 def test_ended_conversation_can_be_answered_within_history_reply_hours(desk):
     desk.load(settings={"history_reply_hours": 24})
-    desk.online("bob")
-    desk.write("o-hist", "问个问题")
-    desk.jobs()
-    cid = desk.conv("o-hist")["id"]
+    cid = desk.served("bob", "o-hist", "问个问题")
     desk.post("bob", cid, "end")
 
     assert desk.reply("bob", cid, "补充一下：明天发货")["sender"] == "agent"
@@ -822,10 +780,7 @@ def test_ended_conversation_can_be_answered_within_history_reply_hours(desk):
 @pytest.mark.parametrize("days", [30, None])
 def test_retention_purges_old_messages_only_when_set(desk, days):
     desk.load(settings={"retention_days": days} if days else {})
-    desk.online("alice")
-    desk.write("o-old", "很久以前的话")
-    desk.jobs()
-    cid = desk.conv("o-old")["id"]
+    cid = desk.served("alice", "o-old", "很久以前的话")
     desk.reply("alice", cid, "很久以前的回答")
     with db.new_session(desk.app) as session:
         session.execute(update(Message).where(Message.conversation_id == cid)

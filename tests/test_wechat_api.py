@@ -7,7 +7,6 @@ checked for what the caller is told to do next (retry or give up).
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator
 from typing import Any
 
 import pytest

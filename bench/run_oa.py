@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import openloop, workload  # noqa: E402
+from bench import openloop, proccpu, workload  # noqa: E402
 from adapters.wechat_oa import url_signature  # noqa: E402
 from tests.factories import signed, text_xml  # noqa: E402  (pushes signed as in the tests)
 
@@ -55,24 +55,33 @@ def log(msg: str) -> None:
 
 # -- the machine ------------------------------------------------------------------------
 
-def cpu_sample() -> tuple[int, int]:
-    """(all jiffies, idle jiffies) summed over the cores, from /proc/stat."""
+def cpu_sample() -> tuple[int, int, int]:
+    """(all jiffies, idle jiffies, stolen jiffies) summed over the cores, from /proc/stat.
+
+    Steal is time the hypervisor ran something else on our virtual cores: neither our work
+    nor idle. On a shared host it comes and goes, and it slows whatever runs meanwhile."""
     with open("/proc/stat") as f:
         fields = [int(x) for x in f.readline().split()[1:]]
-    return sum(fields), fields[3] + fields[4]  # idle + iowait
+    steal = fields[7] if len(fields) > 7 else 0
+    return sum(fields), fields[3] + fields[4], steal  # idle + iowait
 
 
-def busy_seconds(before: tuple[int, int], after: tuple[int, int]) -> float:
-    """CPU-seconds all cores spent busy between two samples (USER_HZ = 100)."""
-    return ((after[0] - after[1]) - (before[0] - before[1])) / os.sysconf("SC_CLK_TCK")
+def busy_seconds(before: tuple[int, int, int], after: tuple[int, int, int]) -> float:
+    """CPU-seconds all cores spent busy on this machine's own work between two samples."""
+    busy = (after[0] - after[1] - after[2]) - (before[0] - before[1] - before[2])
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def stolen_seconds(before: tuple[int, int, int], after: tuple[int, int, int]) -> float:
+    return (after[2] - before[2]) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_busy(seconds: float = 1.0) -> float:
-    """Fraction of all cores busy over SECONDS, while the benchmark itself is idle."""
+    """Fraction of all cores busy (or stolen) over SECONDS, while the benchmark itself is idle."""
     try:
-        t0, i0 = cpu_sample()
+        t0, i0, _ = cpu_sample()
         time.sleep(seconds)
-        t1, i1 = cpu_sample()
+        t1, i1, _ = cpu_sample()
     except OSError:
         return float("nan")
     return 1 - (i1 - i0) / max(1, t1 - t0)
@@ -214,7 +223,7 @@ def start_py_spy(server: Server, opts: argparse.Namespace, backend: str) -> list
     spies = []
     for pid in workers:
         out = opts.py_spy / f"{backend}-worker-{pid}.txt"
-        cmd = [opts.py_spy_bin, "record", "--pid", pid, "--duration", str(max(1, opts.seconds - 2)),
+        cmd = [opts.py_spy_bin, "record", "--pid", pid, "--duration", str(2 * opts.seconds + 2),  # all rounds, bare ones too: idle is not sampled
                "--rate", "200", "--format", "raw", "--nonblocking", "--output", str(out)]
         spies.append((subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out))
     return spies
@@ -245,9 +254,11 @@ def wrk(port: int, seconds: float, opts: argparse.Namespace, env_extra: dict[str
     cmd = [opts.wrk, f"-t{opts.wrk_threads}", f"-c{opts.connections}", f"-d{seconds}s",
            "--timeout", "10s", "-s", str(LUA), f"http://{HOST}:{port}/"]
     env = dict(os.environ, BENCH_THREADS=str(opts.wrk_threads), **env_extra)
-    before = cpu_sample()
+    before, procs = cpu_sample(), proccpu.snapshot()
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60)
-    cpu = busy_seconds(before, cpu_sample())
+    after = cpu_sample()
+    cpu, stolen = busy_seconds(before, after), stolen_seconds(before, after)
+    by_process = proccpu.split(procs, proccpu.snapshot())
     for line in out.stdout.splitlines():
         if line.startswith("BENCHJSON "):
             stats = json.loads(line[len("BENCHJSON "):])
@@ -255,7 +266,12 @@ def wrk(port: int, seconds: float, opts: argparse.Namespace, env_extra: dict[str
             # the whole machine's busy CPU per request: server, database, Redis and wrk alike
             stats["cpu_ms_per_request"] = cpu / max(1, stats["completed"]) * 1e3
             stats["cpu_cores_busy"] = cpu / (stats["duration_us"] / 1e6)
+            stats["cores_stolen"] = stolen / (stats["duration_us"] / 1e6)
             stats["errors"] = sum(v for k, v in stats.items() if k.startswith("err_"))
+            stats["cpu_ms_by_process"] = {name: secs / max(1, stats["completed"]) * 1e3
+                                          for name, secs in by_process.items()}
+            stats["cpu_seconds"], stats["stolen_seconds"] = cpu, stolen
+            stats["process_seconds"] = by_process
             return stats
     raise RuntimeError(f"wrk printed no summary:\n{out.stdout}\n{out.stderr}")
 
@@ -267,6 +283,29 @@ def plain_load(opts, workdir: Path, texts_file: Path, port: int, seconds: float,
         "BENCH_MSGID_BASE": str(msgid_base), "BENCH_OPENIDS": str(OPENIDS), "BENCH_TAG": tag,
         "BENCH_POOL": "",
     })
+
+
+def merge_rounds(rounds: list[dict]) -> dict:
+    """One app's closed-loop rounds as one: counts summed, rates over the summed duration,
+    the median round's p50 and the worst round's p99."""
+    out = {k: sum(r[k] for r in rounds) for k in rounds[0]
+           if isinstance(rounds[0][k], int) and not k.endswith("_us") or k == "duration_us"}
+    seconds = out["duration_us"] / 1e6
+    cpu = sum(r["cpu_seconds"] for r in rounds)
+    by_process: dict[str, float] = {}
+    for r in rounds:
+        for name, secs in r["process_seconds"].items():
+            by_process[name] = by_process.get(name, 0.0) + secs
+    out.update(
+        rps=out["completed"] / seconds, rounds=[round(r["rps"]) for r in rounds],
+        p50_us=sorted(r["p50_us"] for r in rounds)[len(rounds) // 2],
+        p99_us=max(r["p99_us"] for r in rounds),
+        cpu_ms_per_request=cpu / max(1, out["completed"]) * 1e3, cpu_cores_busy=cpu / seconds,
+        cores_stolen=sum(r["stolen_seconds"] for r in rounds) / seconds,
+        cpu_ms_by_process={name: secs / max(1, out["completed"]) * 1e3
+                           for name, secs in sorted(by_process.items(), key=lambda kv: -kv[1])},
+    )
+    return out
 
 
 def safe_pool(path: Path, texts: list[str], count: int, msgid_base: int) -> None:
@@ -314,24 +353,24 @@ def run_backend(backend: str, opts: argparse.Namespace, workdir: Path) -> dict:
         flask_cli(env, "db", "upgrade")
         flask_cli(env, "shops", "load", str(shop_file))
 
-        log(f"{backend}: bare app, closed loop {opts.seconds}s")
         bare = Server("bench.bare:app", env, opts, workdir / f"{backend}-bare.log")
-        try:
-            plain_load(opts, workdir, texts_file, bare.port, 2, 10**12, "w")  # warm-up
-            row["bare"] = plain_load(opts, workdir, texts_file, bare.port, opts.seconds,
-                                     2 * 10**12, "b")
-        finally:
-            bare.stop()
-
         full = Server(opts.full_app, env, opts, workdir / f"{backend}-full.log")
         try:
-            log(f"{backend}: full app ({opts.full_app}), warm-up 2s")
-            warm = plain_load(opts, workdir, texts_file, full.port, 2, 3 * 10**12, "c")
-            phases[3] = warm
-            log(f"{backend}: full app, closed loop {opts.seconds}s")
+            log(f"{backend}: warm-up 2s each: bare app, full app ({opts.full_app})")
+            plain_load(opts, workdir, texts_file, bare.port, 2, 10**12, "w")
+            phases[3] = plain_load(opts, workdir, texts_file, full.port, 2, 3 * 10**12, "c")
+            # Closed loop: bare and full take turns, so that a change in the machine's speed
+            # (steal, a neighbour) falls on both alike.
+            step = max(1, opts.seconds // opts.rounds)
+            log(f"{backend}: closed loop, {opts.rounds} rounds of {step}s each: bare, full, …")
             spies = start_py_spy(full, opts, backend)
-            row["full"] = plain_load(opts, workdir, texts_file, full.port, opts.seconds,
-                                     4 * 10**12, "c")
+            bare_rounds, full_rounds = [], []
+            for n in range(opts.rounds):
+                bare_rounds.append(plain_load(opts, workdir, texts_file, bare.port, step,
+                                              2 * 10**12 + n * 10**10, "b"))
+                full_rounds.append(plain_load(opts, workdir, texts_file, full.port, step,
+                                              4 * 10**12 + n * 10**10, "c"))
+            row["bare"], row["full"] = merge_rounds(bare_rounds), merge_rounds(full_rounds)
             if spies:
                 row["py_spy"] = finish_py_spy(spies)
             phases[4] = row["full"]
@@ -366,6 +405,7 @@ def run_backend(backend: str, opts: argparse.Namespace, workdir: Path) -> dict:
             time.sleep(3)  # requests wrk left in the listen backlog are served before the stop
         finally:
             full.stop()
+            bare.stop()
         row["stored"] = stored_counts(url)
     flush_redis()
     row["phases"] = {k: {"sent": v["sent"], "ok": v["ok"], "errors": v.get("errors", 0),
@@ -419,7 +459,11 @@ def report(rows: list[dict], opts: argparse.Namespace) -> None:
               f"full p50/p99 {f['p50_us']/1e3:.1f}/{f['p99_us']/1e3:.1f} ms")
         print(f"  machine CPU          bare {b['cpu_ms_per_request']:.2f} ms/request "
               f"({b['cpu_cores_busy']:.2f} of {os.cpu_count()} cores busy), full "
-              f"{f['cpu_ms_per_request']:.2f} ms/request ({f['cpu_cores_busy']:.2f} cores busy)")
+              f"{f['cpu_ms_per_request']:.2f} ms/request ({f['cpu_cores_busy']:.2f} cores busy); "
+              f"stolen by the hypervisor: {b['cores_stolen']:.2f} / {f['cores_stolen']:.2f} cores")
+        for tag, phase in (("bare", b), ("full", f)):
+            print(f"  CPU by process, {tag:<5}" + ", ".join(
+                f"{name} {ms:.2f}" for name, ms in phase["cpu_ms_by_process"].items()) + " (ms/request)")
         print(f"  full closed loop     {f['ok']} ok: {f['replied']} passive replies, "
               f"{f['unanswered']} 'success'; other {f['other']}, socket errors {f['errors']}")
         print(f"  open loop            {o['scheduled']} scheduled, {o['completed']} completed "
@@ -448,6 +492,8 @@ def report(rows: list[dict], opts: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=int, default=15, help="closed-loop duration per app (15)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="closed loop in this many alternating bare/full rounds (3)")
     p.add_argument("--open-seconds", type=int, default=10, help="open-loop duration (10)")
     p.add_argument("--backends", default="sqlite,postgresql", help="comma-separated (sqlite,postgresql)")
     p.add_argument("--connections", type=int, default=16, help="wrk connections (16)")

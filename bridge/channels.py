@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import ContextManager
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,40 +23,45 @@ class ChannelCache:
         self._matchers: dict[int, tuple[int, Matcher, dict]] = {}
         self._lock = threading.Lock()
 
-    def channel(self, session: Session, key: str) -> ChannelConfig | None:
+    def channel(self, sessions: Callable[[], ContextManager[Session]], key: str) -> ChannelConfig | None:
+        """SESSIONS opens a session of its own, on a miss only: a hit opens none, and a miss
+        holds no transaction (on SQLite, the write lock) beyond the lookup."""
         now = time.monotonic()
         hit = self._channels.get(key)
         if hit and hit[0] > now:
             return hit[1]
-        row = session.execute(
-            select(Channel, Shop.config_version)
-            .join(Shop, Shop.id == Channel.shop_id)
-            .where(Channel.key == key, Channel.enabled.is_(True))
-        ).first()
-        config = None
-        if row is not None:
-            ch, version = row
-            config = ChannelConfig(
-                id=ch.id, shop_id=ch.shop_id, kind=ch.kind, key=ch.key, app_id=ch.app_id,
-                app_secret=ch.app_secret, token=ch.token, encoding_aes_key=ch.encoding_aes_key,
-                data_format=ch.data_format, secret=ch.secret, config_version=version,
-            )
+        with sessions() as session:
+            row = session.execute(
+                select(Channel, Shop.config_version)
+                .join(Shop, Shop.id == Channel.shop_id)
+                .where(Channel.key == key, Channel.enabled.is_(True))
+            ).first()
+            config = None
+            if row is not None:
+                ch, version = row
+                config = ChannelConfig(
+                    id=ch.id, shop_id=ch.shop_id, kind=ch.kind, key=ch.key, app_id=ch.app_id,
+                    app_secret=ch.app_secret, token=ch.token, encoding_aes_key=ch.encoding_aes_key,
+                    data_format=ch.data_format, secret=ch.secret, config_version=version,
+                )
         with self._lock:
             self._channels[key] = (now + self.ttl, config)
         return config
 
-    def shop(self, session: Session, channel: ChannelConfig) -> tuple[Matcher, dict]:
+    def shop(self, sessions: Callable[[], ContextManager[Session]],
+             channel: ChannelConfig) -> tuple[Matcher, dict]:
         """The shop's keyword matcher and settings as of the channel snapshot's config version."""
         hit = self._matchers.get(channel.shop_id)
         if hit and hit[0] == channel.config_version:
             return hit[1], hit[2]
-        settings = session.scalar(select(Shop.settings).where(Shop.id == channel.shop_id)) or {}
-        rows = session.scalars(select(AutoReply).where(AutoReply.shop_id == channel.shop_id)).all()
-        matcher = Matcher(
-            Rule(id=r.id, keywords=tuple(r.keywords), match=r.match, priority=r.priority,
-                 position=r.position, reply=r.reply)
-            for r in rows
-        )
+        with sessions() as session:
+            settings = session.scalar(select(Shop.settings).where(Shop.id == channel.shop_id)) or {}
+            rows = session.scalars(select(AutoReply).where(AutoReply.shop_id == channel.shop_id)).all()
+            matcher = Matcher(
+                Rule(id=r.id, keywords=tuple(r.keywords), match=r.match, priority=r.priority,
+                     position=r.position, reply=r.reply)
+                for r in rows
+            )
         entry = (channel.config_version, matcher, settings)
         with self._lock:
             self._matchers[channel.shop_id] = entry

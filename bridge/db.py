@@ -1,6 +1,7 @@
 """Engine and sessions: one engine per app, one session per request or job."""
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.sqlite_writers import BACKSTOP_PAGES, Checkpointer, WriterLock, connection_class
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pre_ping: bool = True) -> Engine:
     if url.startswith("sqlite"):
         args = {"timeout": 30, "check_same_thread": False}
         path = make_url(url).database
@@ -22,7 +23,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args=args)
         _serialize_sqlite_writers(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(url, pool_pre_ping=pre_ping, pool_size=5, max_overflow=10)
 
 
 def _serialize_sqlite_writers(engine: Engine) -> None:
@@ -56,11 +57,21 @@ def _serialize_sqlite_writers(engine: Engine) -> None:
 
 def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
+    # The webhooks' own pool, without the ping before each checkout: that would be one round
+    # trip more on every push. Ingest takes a push once more on a fresh connection instead
+    # when its connection turns out dead. (SQLite has no server to lose: one engine.)
+    hooks = engine if engine.dialect.name == "sqlite" else make_engine(app.config["DATABASE_URL"], pre_ping=False)
     # RQ forks a work horse per job: the child must not reuse the parent's connections.
-    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+    for each in {engine, hooks}:
+        os.register_at_fork(after_in_child=functools.partial(each.dispose, close=False))
     app.extensions["db_engine"] = engine
+    app.extensions["hook_engine"] = hooks
     app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
+
+
+def hook_engine() -> Engine:
+    return current_app.extensions["hook_engine"]
 
 
 def session() -> Session:
@@ -77,10 +88,17 @@ def _close_session(_exc: BaseException | None) -> None:
 
 
 @contextmanager
-def new_session(app: Flask) -> Iterator[Session]:
-    """A session outside the request cycle (CLI, jobs, tests)."""
-    s = app.extensions["db_sessionmaker"]()
+def new_session(app: Flask | None = None) -> Iterator[Session]:
+    """A session of its own, closed at the end of the block: outside the request cycle (CLI,
+    jobs, tests), or for a short read in a request that writes on another connection."""
+    s = (app or current_app).extensions["db_sessionmaker"]()
     try:
         yield s
     finally:
         s.close()
+
+
+def dispose(app: Flask) -> None:
+    """Close every pooled connection of the app's engines (before a fork, or at the end)."""
+    for engine in {app.extensions["db_engine"], app.extensions["hook_engine"]}:
+        engine.dispose()

@@ -15,12 +15,16 @@ the figures before and after):
    the copy gets the first one's answer. A retry that arrives while the first copy is in
    flight waits on the shopper's row (PostgreSQL) or on the write lock (SQLite) first.
 
-On PostgreSQL, 1–2 go out in one round trip and 3–4 with the COMMIT in a second (psycopg
-pipeline mode); message ids are reserved from the sequence in the first. A text that may be
-an answer to a rating card ("5", "3个都要") runs the steps one by one, because the shopper's
-row decides what it is: the card is taken by `lifecycle.take_rating`, through the ORM
-services it shares with the agent API, in the same transaction. Events only touch the
-shopper and the receipt.
+On PostgreSQL an ordinary message is all of this as one statement (data-modifying CTEs) in
+a transaction of its own: one round trip. A text that may be an answer to a rating card
+("5", "3个都要") runs the steps one by one in a transaction, as on SQLite, because the
+shopper's row decides what it is: the card is taken by `lifecycle.take_rating`, through the
+ORM services it shares with the agent API, on the same connection. (There, 1–2 go out in one
+round trip and 3–4 with the COMMIT in a second, in psycopg's pipeline mode.) Events only
+touch the shopper and the receipt.
+
+The connection comes from the webhooks' own pool, which does not ping before a checkout; a
+push that meets a dead connection is taken again on a new one (see `ingest`).
 """
 from __future__ import annotations
 
@@ -36,6 +40,8 @@ from typing import Any
 from psycopg.types.json import Json
 from sqlalchemy import and_, case
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from bridge.autoreply import Matcher, fold
@@ -60,21 +66,35 @@ class Duplicate(Exception):
     """The receipt is taken: a copy of this push is already stored."""
 
 
-def ingest(session: Session, channel: ChannelConfig, inbound: InboundMessage, matcher: Matcher,
+def ingest(engine: Engine, channel: ChannelConfig, inbound: InboundMessage, matcher: Matcher,
            settings: dict, window: SendWindow | None, now: datetime) -> Reply | None:
-    """Store one push exactly once and return its passive reply, if any. Commits."""
-    store = _Store(session)
-    try:
-        if inbound.kind == "event":
-            return _event(store, channel, inbound, window, now)
-        return _message(store, session, channel, inbound, matcher, settings, window, now)
-    except Duplicate:
-        return _replay(session, channel, inbound)
+    """Store one push exactly once and return its passive reply, if any. Commits.
+
+    A connection that turns out to be dead (the database restarted since it was pooled) is
+    dropped and the push is taken once more on a new one. That is safe whatever the dead
+    connection managed to do: if it committed, the receipt answers the second attempt.
+    """
+    for attempt in (1, 2):
+        with engine.connect() as conn:
+            store = _Store(conn)
+            try:
+                if inbound.kind == "event":
+                    return _event(store, channel, inbound, window, now)
+                return _message(store, channel, inbound, matcher, settings, window, now)
+            except Duplicate:
+                return _replay(store, channel, inbound)
+            except Exception as exc:
+                if attempt == 2 or not store.lost(exc):
+                    raise
+                conn.invalidate()
+        log.warning("channel %s: database connection lost; taking push %s again on a new one",
+                    channel.key, inbound.external_id)
+        engine.dispose()  # the pool's other connections are as dead as this one
+    raise AssertionError("unreachable")
 
 
-def _message(store: _Store, session: Session, channel: ChannelConfig, inbound: InboundMessage,
-             matcher: Matcher, settings: dict, window: SendWindow | None,
-             now: datetime) -> Reply | None:
+def _message(store: _Store, channel: ChannelConfig, inbound: InboundMessage, matcher: Matcher,
+             settings: dict, window: SendWindow | None, now: datetime) -> Reply | None:
     is_chat = inbound.kind in ("text", "voice")
     handoff = is_chat and asks_for_human(inbound.text)
     rule = matcher.match(inbound.text) if is_chat and not handoff else None
@@ -82,72 +102,94 @@ def _message(store: _Store, session: Session, channel: ChannelConfig, inbound: I
     # What the message does to a conversation with the bot: routing, unless a rule (or a
     # robot-first shop) answers. A hand-off request always goes to routing.
     leaves_bot = handoff or (rule is None and not settings.get("robot_first"))
+    # The bot's answer, and the conversation states in which it is given.
+    if rule is not None:
+        reply = Reply(type=rule.reply.get("type", "text"), text=rule.reply.get("text"),
+                      media_id=rule.reply.get("media_id"))
+        answer = _Answer(reply, {"auto_reply_id": rule.id}, BOT_ANSWERS_IN)
+    elif robot_fallback and not handoff:
+        answer = _Answer(Reply(type="text", text=robot_fallback), {"robot_fallback": True}, ("bot",))
+    else:
+        answer = None
     may_rate = inbound.kind == "text" and RATING.match(inbound.text or "") is not None
     effects = Effects(channel.shop_id)
-    stamp = store.stamp(now)
+    if store.pg and not may_rate:
+        pushed = store.push_message(channel, inbound, window, leaves_bot, answer, now)
+    else:
+        pushed = _message_steps(store, channel, inbound, settings, window, leaves_bot, answer,
+                                may_rate, effects, now)
+    conversation = pushed.conversation
+    if conversation.queued_now:
+        effects.dispatch = True
+        effects.publish("conversation.queued", conversation.id, queue=True, state="queued")
+    effects.publish("message.created", conversation.id, conversation.agent_id,
+                    queue=conversation.agent_id is None, message_id=pushed.message_id)
+    effects.after_commit()
+    if pushed.lapse_rating is not None:
+        store.lapse_rating(pushed.customer_id, pushed.lapse_rating)
+    return answer.reply if answer is not None and pushed.answered else None
 
+
+def _message_steps(store: _Store, channel: ChannelConfig, inbound: InboundMessage, settings: dict,
+                   window: SendWindow | None, leaves_bot: bool, answer: _Answer | None,
+                   may_rate: bool, effects: Effects, now: datetime) -> _Pushed:
+    """The push statement by statement, in one transaction: SQLite, and on PostgreSQL a text
+    that may be a rating ("5"), which the shopper's row decides and the ORM takes."""
+    stamp = store.stamp(now)
+    store.begin()
     with store.round_trip(not may_rate):
         shopper = store.upsert_shopper(channel, inbound.user_id, window, now, stamp)
         opened = None if may_rate else store.upsert_conversation(channel, inbound.user_id, leaves_bot, now)
-        reserved = store.reserve_message_ids(2 if rule or robot_fallback else 1)
+        reserved = store.reserve_message_ids(2 if answer else 1)
     customer_id, rating_pending, _ = shopper.fetch()
 
     rated = None
     if may_rate and rating_pending is not None:
-        rated = take_rating(session, effects, settings, session.get(Customer, customer_id), inbound.text, now)
-    if rated is not None:  # an answer to the rating card: the message joins that conversation
-        conversation = _Conversation(rated.id, rated.state, rated.agent_id, is_new=False, queued_now=False)
-        rated.last_customer_message_at = now
-        session.flush()  # the ORM's statements before the pipelined round trip below
-    else:
+        with Session(bind=store.conn) as session:  # joins this transaction, never commits it
+            customer = session.get(Customer, customer_id)
+            rated = take_rating(session, effects, settings, customer, inbound.text, now)
+            if rated is not None:
+                rated.last_customer_message_at = now
+            session.flush()
+            if rated is not None:  # an answer to the rating card: the message joins that conversation
+                conversation = _Conversation(rated.id, rated.state, rated.agent_id, is_new=False,
+                                             queued_now=False)
+    if rated is None:
         if opened is None:
             opened = store.upsert_conversation(channel, inbound.user_id, leaves_bot, now)
         conversation = _Conversation.of(opened.fetch(), stamp)
     ids = reserved.fetch()
-
-    reply, source = None, None
-    if rule is not None and conversation.state in BOT_ANSWERS_IN:
-        reply = Reply(type=rule.reply.get("type", "text"), text=rule.reply.get("text"),
-                      media_id=rule.reply.get("media_id"))
-        source = {"auto_reply_id": rule.id}
-    elif robot_fallback and conversation.state == "bot" and not handoff and rated is None:
-        reply, source = Reply(type="text", text=robot_fallback), {"robot_fallback": True}
+    answered = answer is not None and rated is None and conversation.state in answer.states
 
     with store.round_trip():
         if conversation.is_new and rating_pending is not None:
             # The shopper moved on: the old card lapses, or "3个都要" would be taken as a rating.
-            store.lapse_rating(customer_id)
+            store.lapse_rating(customer_id, rating_pending)
         message = store.add_message(ids[0], channel, conversation.id, inbound_row(inbound, stamp))
         bot = None
-        if reply is not None:
+        if answered:
             bot = store.add_message(ids[1] if len(ids) > 1 else None, channel, conversation.id,
-                                    bot_row(reply, source, stamp))
+                                    bot_row(answer.reply, answer.source, stamp))
         store.take_receipt(channel, inbound, customer_id, message, bot, stamp)
-        if conversation.queued_now:
-            effects.dispatch = True
-            effects.publish("conversation.queued", conversation.id, queue=True, state="queued")
-        effects.publish("message.created", conversation.id, conversation.agent_id,
-                        queue=conversation.agent_id is None, message_id=message)
-        session.commit()
-    effects.after_commit()
-    return reply
+        store.commit()
+    return _Pushed(customer_id, conversation, message, answered)
 
 
 def _event(store: _Store, channel: ChannelConfig, inbound: InboundMessage,
            window: SendWindow | None, now: datetime) -> None:
     stamp = store.stamp(now)
+    store.begin()
     customer_id = store.upsert_event_shopper(channel, inbound, window, now)
     payload = {"event": inbound.event, "key": inbound.event_key,
                "media": dict(inbound.media) if inbound.media else None}
     with store.round_trip():
         store.take_receipt(channel, inbound, customer_id, None, None, stamp, payload)
-        store.session.commit()
+        store.commit()
 
 
-def _replay(session: Session, channel: ChannelConfig, inbound: InboundMessage) -> Reply | None:
+def _replay(store: _Store, channel: ChannelConfig, inbound: InboundMessage) -> Reply | None:
     """A duplicate: this copy's writes are rolled back; answer what the first copy answered."""
-    row = _Store(session).replay(channel, inbound)
-    session.commit()
+    row = store.replay(channel, inbound)
     if row is None:  # the receipt conflicted, so it exists; vanished only if purged meanwhile
         raise RuntimeError(f"push {inbound.external_id}: receipt conflict but no receipt")
     receipt_id, type_, text, media = row
@@ -158,6 +200,22 @@ def _replay(session: Session, channel: ChannelConfig, inbound: InboundMessage) -
     if isinstance(media, str):
         media = json.loads(media)
     return Reply(type=type_, text=text, media_id=(media or {}).get("media_id"))
+
+
+@dataclass
+class _Answer:
+    reply: Reply
+    source: dict
+    states: tuple[str, ...]  # the conversation states in which the bot gives it
+
+
+@dataclass
+class _Pushed:
+    customer_id: int
+    conversation: _Conversation
+    message_id: int
+    answered: bool
+    lapse_rating: int | None = None  # a rating card the shopper left by opening a new conversation
 
 
 @dataclass
@@ -189,26 +247,30 @@ def bot_row(reply: Reply, source: dict, stamp: Any) -> dict[str, Any]:
 
 # -- the statements ---------------------------------------------------------------------------
 
-UPSERT_SHOPPER = """
+# Each write is written once, as a template, and put together two ways below: as statements
+# of their own (SQLite, and PostgreSQL's step-by-step path) and as PostgreSQL's one statement.
+# `{source}` is where a row comes from: nowhere ("WHERE true": SQLite needs a WHERE before an
+# upsert's ON CONFLICT) or the row an earlier step returned.
+
+SHOPPER_INSERT = """
 INSERT INTO customers (shop_id, channel_id, external_id, last_inbound_at, window_expires_at,
                        window_quota, created_at)
-VALUES (:shop_id, :channel_id, :external_id, :stamp, :window_expires_at, :window_quota, :stamp)
+SELECT :shop_id, :channel_id, {openid}, :stamp, :window_expires_at, :window_quota, :stamp
+WHERE true
 ON CONFLICT (channel_id, external_id) DO UPDATE SET
     last_inbound_at = excluded.last_inbound_at,
     window_expires_at = CASE WHEN :has_window THEN excluded.window_expires_at
                              ELSE customers.window_expires_at END,
     window_quota = CASE WHEN :has_window THEN excluded.window_quota ELSE customers.window_quota END
-RETURNING id, rating_conversation_id, created_at
-"""
+RETURNING id, rating_conversation_id, created_at"""
 
 # A new conversation starts as the message leaves it; an open one moves on from the state it
 # has when the row is locked. The predicate is the partial index's own, verbatim.
-UPSERT_CONVERSATION = """
+CONVERSATION_INSERT = """
 INSERT INTO conversations (shop_id, channel_id, customer_id, state, queued_at,
                            last_customer_message_at, awaiting_reply_since, created_at)
-VALUES (:shop_id, :channel_id,
-        (SELECT id FROM customers WHERE channel_id = :channel_id AND external_id = :external_id),
-        :new_state, :new_queued_at, :stamp, :new_awaiting, :stamp)
+SELECT :shop_id, :channel_id, {shopper}, :new_state, :new_queued_at, :stamp, :new_awaiting, :stamp
+{source}
 ON CONFLICT (customer_id) WHERE state != 'ended' DO UPDATE SET
     state = CASE WHEN conversations.state = 'bot' AND :leaves_bot THEN 'queued'
                  ELSE conversations.state END,
@@ -220,25 +282,63 @@ ON CONFLICT (customer_id) WHERE state != 'ended' DO UPDATE SET
     awaiting_reply_since = CASE WHEN conversations.state = 'bot' AND NOT :leaves_bot
                                 THEN conversations.awaiting_reply_since
                                 ELSE COALESCE(conversations.awaiting_reply_since, excluded.created_at) END
-RETURNING id, state, agent_id, created_at, queued_at
-"""
+RETURNING id, state, agent_id, created_at, queued_at"""
 
-ADD_MESSAGE = """
+MESSAGE_INSERT = """
 INSERT INTO messages (id, shop_id, conversation_id, direction, sender, type, text, media, raw,
                       external_id, attempts, created_at, updated_at)
-VALUES (COALESCE(:id, {next_id}), :shop_id, :conversation_id, :direction, :sender, :type, :text,
-        :media, :raw, :external_id, 0, :stamp, :stamp)
-RETURNING id
-"""
+SELECT {id}, :shop_id, {conversation}, {direction}, {sender}, {type}, {text}, {media}, {raw},
+       {external_id}, 0, :stamp, :stamp
+{source}
+RETURNING id"""
 
-TAKE_RECEIPT = """
+RECEIPT_INSERT = """
 INSERT INTO inbound_receipts (shop_id, channel_id, external_id, kind, customer_id, message_id,
                               reply_message_id, payload, created_at)
-VALUES (:shop_id, :channel_id, :external_id, :kind, :customer_id, :message_id,
-        :reply_message_id, :payload, :stamp)
+SELECT :shop_id, :channel_id, :external_id, :kind, {customer}, {message}, {reply}, :payload, :stamp
+{source}"""
+
+_COLUMNS = ("direction", "sender", "type", "text", "media", "raw", "external_id")
+
+UPSERT_SHOPPER = SHOPPER_INSERT.format(openid=":external_id")
+UPSERT_CONVERSATION = CONVERSATION_INSERT.format(
+    shopper="(SELECT id FROM customers WHERE channel_id = :channel_id AND external_id = :external_id)",
+    source="WHERE true")
+ADD_MESSAGE = MESSAGE_INSERT.format(
+    id="COALESCE(:id, {next_id})", conversation=":conversation_id", source="",
+    **{column: f":{column}" for column in _COLUMNS})
+TAKE_RECEIPT = RECEIPT_INSERT.format(customer=":customer_id", message=":message_id",
+                                     reply=":reply_message_id", source="")
+
+# PostgreSQL: the same writes as one statement, each reading the rows the one before returned.
+# The shopper's row is locked first, as above, so two pushes of one shopper still take turns,
+# and a taken receipt fails the statement with everything in it. The bot's answer is written
+# only if the conversation is in one of the states `reply_states` names.
+PUSH_MESSAGE = f"""
+WITH shopper AS ({SHOPPER_INSERT.format(openid=":user_id")}
+), conversation AS ({CONVERSATION_INSERT.format(shopper="shopper.id", source="FROM shopper WHERE true")}
+), message AS ({MESSAGE_INSERT.format(
+    id="nextval('messages_id_seq')", conversation="conversation.id", source="FROM conversation",
+    direction="'in'", sender="'customer'", type=":type", text=":text", media=":media", raw=":raw",
+    external_id=":external_id")}
+), bot AS ({MESSAGE_INSERT.format(
+    id="nextval('messages_id_seq')", conversation="conversation.id",
+    source="FROM conversation WHERE conversation.state = ANY(CAST(:reply_states AS text[]))",
+    direction="'out'", sender="'bot'", type=":reply_type", text=":reply_text",
+    media=":reply_media", raw=":reply_raw", external_id="NULL")}
+), receipt AS ({RECEIPT_INSERT.format(customer="shopper.id", message="message.id",
+                                      reply="(SELECT id FROM bot)", source="FROM shopper, message")}
+)
+SELECT shopper.id, shopper.rating_conversation_id, conversation.id, conversation.state,
+       conversation.agent_id, conversation.created_at, conversation.queued_at, message.id,
+       (SELECT id FROM bot)
+FROM shopper, conversation, message
 """
 
-LAPSE_RATING = "UPDATE customers SET rating_conversation_id = NULL WHERE id = :customer_id"
+LAPSE_RATING = """
+UPDATE customers SET rating_conversation_id = NULL
+WHERE id = :customer_id AND rating_conversation_id = :card
+"""
 
 REPLAY = """
 SELECT r.id, m.type, m.text, m.media FROM inbound_receipts r
@@ -270,20 +370,26 @@ class _Done:
 
 
 class _Store:
-    """ingest's statements on the DB-API connection inside the session's transaction.
+    """ingest's statements on the DB-API connection of a SQLAlchemy connection.
 
     Parameters are named `:name` in the SQL above and adapted per driver: psycopg gets
     `%(name)s`, datetimes and JSON as its own types; sqlite3 gets the text SQLAlchemy stores
     (so the ORM reads these rows like its own).
     """
 
-    def __init__(self, session: Session):
-        self.session = session
-        self.conn = session.connection()
-        self.dbapi = self.conn.connection.dbapi_connection
-        self.pg = self.conn.dialect.name == "postgresql"
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.dbapi = conn.connection.dbapi_connection
+        self.pg = conn.dialect.name == "postgresql"
 
     # -- plumbing
+
+    def begin(self) -> None:
+        """A transaction (SQLite: BEGIN IMMEDIATE, queued behind the other writers)."""
+        self.conn.begin()
+
+    def commit(self) -> None:
+        self.conn.commit()
 
     @contextmanager
     def round_trip(self, together: bool = True):
@@ -297,9 +403,23 @@ class _Store:
                 yield
         except Exception as exc:
             if _is_receipt_conflict(exc):
-                self.session.rollback()
+                self.rollback()
                 raise Duplicate() from exc
             raise
+
+    def lost(self, exc: BaseException) -> bool:
+        """Whether EXC means the connection is dead (the server restarted or went away)."""
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return True
+        orig = getattr(exc, "orig", None) or exc
+        return (isinstance(orig, self.conn.dialect.loaded_dbapi.Error)
+                and self.conn.dialect.is_disconnect(orig, self.dbapi, None))
+
+    def rollback(self) -> None:
+        # The error may have surfaced inside SQLAlchemy's own commit, which leaves its
+        # transaction closed and the driver's aborted: both are ended here.
+        self.dbapi.rollback()
+        self.conn.rollback()
 
     def _run(self, sql: str, params: dict[str, Any]):
         return self.dbapi.execute(_sql(sql, self.pg), params)
@@ -362,8 +482,42 @@ class _Store:
             "payload": self.json(payload), "stamp": stamp,
         })
 
-    def lapse_rating(self, customer_id: int) -> None:
-        self._run(LAPSE_RATING, {"customer_id": customer_id})
+    def lapse_rating(self, customer_id: int, card: int) -> None:
+        self._run(LAPSE_RATING, {"customer_id": customer_id, "card": card})
+
+    def push_message(self, channel: ChannelConfig, inbound: InboundMessage,
+                     window: SendWindow | None, leaves_bot: bool, answer: _Answer | None,
+                     now: datetime) -> _Pushed:
+        """PostgreSQL: the whole push as one statement in its own transaction, one round trip.
+        A taken receipt fails the statement, and with it everything else it did."""
+        expires = now + timedelta(seconds=window.seconds) if window else None
+        reply = bot_row(answer.reply, answer.source, now) if answer else None
+        self.conn.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            row = self._run(PUSH_MESSAGE, {
+                "shop_id": channel.shop_id, "channel_id": channel.id, "user_id": inbound.user_id,
+                "stamp": now, "window_expires_at": expires,
+                "window_quota": window.quota if window else 0, "has_window": window is not None,
+                "leaves_bot": leaves_bot, "new_state": "queued" if leaves_bot else "bot",
+                "new_queued_at": now if leaves_bot else None,
+                "new_awaiting": now if leaves_bot else None,
+                "type": inbound.kind, "text": inbound.text,
+                "media": self.json(dict(inbound.media) if inbound.media else None),
+                "raw": self.json(dict(inbound.raw)), "external_id": inbound.external_id,
+                "kind": inbound.kind, "payload": None,
+                "reply_states": list(answer.states) if answer else [],
+                "reply_type": reply and reply["type"], "reply_text": reply and reply["text"],
+                "reply_media": self.json(reply and reply["media"]),
+                "reply_raw": self.json(reply and reply["raw"]),
+            }).fetchone()
+        except Exception as exc:
+            if _is_receipt_conflict(exc):
+                raise Duplicate() from exc
+            raise
+        customer_id, rating_pending, conv_id, state, agent_id, created_at, queued_at, message, bot = row
+        conversation = _Conversation.of((conv_id, state, agent_id, created_at, queued_at), now)
+        lapse = rating_pending if conversation.is_new and rating_pending is not None else None
+        return _Pushed(customer_id, conversation, message, bot is not None, lapse)
 
     def replay(self, channel: ChannelConfig, inbound: InboundMessage) -> tuple | None:
         return self._run(REPLAY, {"channel_id": channel.id, "external_id": inbound.external_id}).fetchone()

@@ -4,8 +4,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from typing import ContextManager
 from datetime import datetime, timezone
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from adapters.errors import RequestRejected
@@ -16,9 +18,11 @@ from bridge.messaging import ChannelConfig, HookRequest, HookResponse
 log = logging.getLogger(__name__)
 
 
-def handle(session: Session, cache: ChannelCache, channel: ChannelConfig, adapter,
-           req: HookRequest, read_body: Callable[[], bytes]) -> HookResponse:
-    """The signature is checked before the body is even read."""
+def handle(engine: Engine, sessions: Callable[[], ContextManager[Session]], cache: ChannelCache,
+           channel: ChannelConfig, adapter, req: HookRequest,
+           read_body: Callable[[], bytes]) -> HookResponse:
+    """The signature is checked before the body is even read. Ingest takes its connections
+    from ENGINE; SESSIONS opens a short session for a cache miss."""
     try:
         adapter.verify(req)
         if req.method == "GET":
@@ -28,11 +32,11 @@ def handle(session: Session, cache: ChannelCache, channel: ChannelConfig, adapte
     except RequestRejected as exc:
         log.warning("channel %s: refused %s (%s)", channel.key, req.method, exc.reason)
         return HookResponse(exc.reason, status=exc.status)
-    matcher, settings = cache.shop(session, channel)
+    matcher, settings = cache.shop(sessions, channel)
     now = datetime.now(timezone.utc)
     reply, first = None, None
     for inbound in messages:
-        answer = ingest(session, channel, inbound, matcher, settings, adapter.send_window(inbound), now)
+        answer = ingest(engine, channel, inbound, matcher, settings, adapter.send_window(inbound), now)
         if first is None:
             first, reply = inbound, answer
     if first is None:

@@ -19,7 +19,7 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from bridge import create_app, passwords
+from bridge import create_app, db, passwords
 from bridge.cli import alembic_config
 from tests.factories import load_shop, shop_doc
 
@@ -185,7 +185,7 @@ def make_app(database_url: str, redis_url: str | None, wechat_url: str = "http:/
 def app(database_url, redis_url, fake_wechat):
     app = make_app(database_url, redis_url, fake_wechat.url)
     yield app
-    app.extensions["db_engine"].dispose()
+    db.dispose(app)
 
 
 @pytest.fixture

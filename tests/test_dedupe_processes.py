@@ -60,7 +60,7 @@ def test_concurrent_retries_on_several_processes_are_stored_once(database_url, r
         assert count(Customer) == 5
         # o-0 and o-5 … the shopper who wrote twice has one conversation, not two
         assert count(Conversation) == 5
-    app.extensions["db_engine"].dispose()
+    db.dispose(app)
 
 
 def test_many_messages_from_the_same_new_shoppers_at_once_share_one_conversation(database_url, real_redis_url):
@@ -96,4 +96,4 @@ def test_many_messages_from_the_same_new_shoppers_at_once_share_one_conversation
                 Message.conversation_id == conversation.id, Message.direction == "in"))
             assert inbound == per_shopper
         assert s.scalar(select(func.count()).select_from(InboundReceipt)) == len(pushes)
-    app.extensions["db_engine"].dispose()
+    db.dispose(app)

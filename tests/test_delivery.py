@@ -52,7 +52,7 @@ def app(request, database_url, redis_url, fake_wechat):
     extra = {"DELIVERY_STALE_SECONDS": 0, **getattr(request, "param", {})}
     app = make_app(database_url, redis_url, fake_wechat.url, **extra)
     yield app
-    app.extensions["db_engine"].dispose()
+    db.dispose(app)
 
 
 # The shop's own notices (welcome, queue, no-agent...) are outbox rows too, and take window
@@ -581,7 +581,7 @@ def test_duplicate_jobs_in_several_worker_processes_send_each_row_once_within_th
         assert [s["attempts"] for s in shown] == [1] * 7  # each row claimed by one job only
         assert customer_quota(app, "o-race") == 0
     finally:
-        app.extensions["db_engine"].dispose()
+        db.dispose(app)
 
 
 def test_worker_command_delivers_replies_and_records_failures(pg_url, real_redis_url, fake_wechat):
@@ -604,4 +604,4 @@ def test_worker_command_delivers_replies_and_records_failures(pg_url, real_redis
         assert desk.delivery(cid, sent["id"])["state"] == "sent"
         assert [b["text"]["content"] for b in fake_wechat.sent()] == ["refused", "delivered"]
     finally:
-        app.extensions["db_engine"].dispose()
+        db.dispose(app)

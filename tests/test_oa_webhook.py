@@ -4,12 +4,15 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.pool import NullPool
 from wechatpy.crypto import WeChatCrypto
 
 from bridge import db
+from bridge.ingest import _Store
 from bridge.models import Conversation, Customer, InboundReceipt, Message
-from tests.factories import OFFICIAL, post_acme, push_xml, signed, text_xml
+from tests.conftest import make_app
+from tests.factories import OFFICIAL, load_shop, post_acme, push_xml, shop_doc, signed, text_xml
 
 
 def counts(app) -> dict[str, int]:
@@ -181,12 +184,17 @@ def test_wrong_app_id_is_refused(app, client, shop):
 
 
 def test_no_success_before_the_commit(app, shop, monkeypatch):
-    """If storing fails, WeChat gets an error (and retries), never `success`."""
-    def broken_commit(self):
-        raise RuntimeError("database went away")
+    """If storing fails, WeChat gets an error (and retries), never `success`; what the push
+    wrote before the failure is rolled back."""
+    real_run = _Store._run
+
+    def failing_receipt(self, sql, params):
+        if "INSERT INTO inbound_receipts" in sql:  # the last write (on PostgreSQL, the only one)
+            raise RuntimeError("database went away")
+        return real_run(self, sql, params)
 
     app.config["PROPAGATE_EXCEPTIONS"] = False
-    monkeypatch.setattr("sqlalchemy.orm.Session.commit", broken_commit)
+    monkeypatch.setattr(_Store, "_run", failing_receipt)
     resp = post_acme(app.test_client(), text_xml("o-fail", "我要问个问题"))
     assert resp.status_code == 500 and resp.data != b"success"
     monkeypatch.undo()
@@ -262,3 +270,30 @@ def test_redis_gone_after_the_commit_still_answers_and_keeps_the_message(app, cl
     assert "48小时内发货" in post_acme(client, text_xml("o-noredis2", "shipping?")).get_data(as_text=True)
     assert counts(app)["messages"] == 3
     assert [c.state for c in rows(app, Conversation)] == ["queued", "bot"]
+
+
+def test_pushes_go_on_after_the_database_drops_its_connections(pg_url, redis_url, fake_wechat, caplog):
+    """PostgreSQL (SQLite has no server to lose). The webhooks' pool does not ping before
+    each checkout (a round trip per push): a connection found dead, as after a restart, is
+    replaced and the push taken again, so WeChat sees no error and nothing is stored twice."""
+    app = make_app(pg_url, redis_url, fake_wechat.url)
+    load_shop(app, shop_doc())
+    client = app.test_client()
+    engine = app.extensions["hook_engine"]
+    assert not engine.pool._pre_ping
+    assert post_acme(client, text_xml("o-restart", "我要问个问题", msg_id=7001)).data == b"success"
+    admin = create_engine(engine.url, poolclass=NullPool)
+    with admin.connect() as conn:  # every other connection to this database, the pool's among them
+        ended = conn.exec_driver_sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid != pg_backend_pid()").scalar()
+    admin.dispose()
+    assert ended >= 1
+
+    resp = post_acme(client, text_xml("o-restart", "还有一个问题", msg_id=7002))
+    assert resp.status_code == 200 and resp.data == b"success"
+    again = post_acme(client, text_xml("o-restart", "还有一个问题", msg_id=7002))  # WeChat's retry
+    assert again.status_code == 200 and again.data == b"success"
+    assert counts(app) == {"customers": 1, "conversations": 1, "messages": 2, "inbound_receipts": 2}
+    assert "database connection lost" in caplog.text  # the dead connection was met, and replaced
+    db.dispose(app)

@@ -52,4 +52,4 @@ def test_concurrent_drains_keep_capacity_uniqueness_and_order(database_url, real
     ended = sum(r.state == "ended" for r in served)
     assert sum(r.state == "active" for r in served) <= agents * 4
     assert ended == sum(r["ended"] for r in results)  # each end happened exactly once
-    app.extensions["db_engine"].dispose()
+    db.dispose(app)

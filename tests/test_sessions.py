@@ -841,7 +841,7 @@ def test_agents_see_their_own_and_the_queue_and_nothing_of_another_shop(desk):
 def live_app(database_url, real_redis_url, fake_wechat):
     app = make_app(database_url, real_redis_url, fake_wechat.url)
     yield app
-    app.extensions["db_engine"].dispose()
+    db.dispose(app)
 
 
 def test_sse_streams_the_agents_conversation_and_nothing_of_anothers(live_app, fake_wechat):

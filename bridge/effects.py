@@ -40,21 +40,15 @@ class Effects:
     def after_commit(self) -> None:
         for message_id in self.deliveries:
             tasks.enqueue_delivery(message_id)
-        if not (self.published or self.dispatch):
+        if self.published:  # written, not waited for (events.Publisher)
+            events.publish(current_app.extensions["events_publisher"], self.shop_id, self.published)
+        if not self.dispatch:
             return
-        # One round trip, one PUBLISH for all the events: this runs on every push.
-        pipe = current_app.extensions["redis"].pipeline(transaction=False)
-        if self.published:
-            events.publish(pipe, self.shop_id, self.published)
-        if self.dispatch:
-            tasks.claim_dispatch(pipe, self.shop_id)
         try:
-            results = pipe.execute()
+            won = tasks.claim_dispatch(current_app.extensions["redis"], self.shop_id)
         except redis.RedisError:
-            # Events are fire and forget (a lost one costs an agent a refresh); a lost
-            # dispatch is made up by the sweep, which routes every shop with a queue.
-            log.warning("shop %s: Redis unavailable after commit; %d events not published%s",
-                        self.shop_id, len(self.published), ", dispatch left to the sweep" if self.dispatch else "")
+            # A lost dispatch is made up by the sweep, which routes every shop with a queue.
+            log.warning("shop %s: Redis unavailable after commit; dispatch left to the sweep", self.shop_id)
             return
-        if self.dispatch and results[-1]:
+        if won:
             tasks.enqueue_dispatch(self.shop_id)

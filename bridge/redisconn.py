@@ -5,6 +5,8 @@ import threading
 
 import redis
 from flask import Flask, current_app
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
 
 _embedded_server = None
 _embedded_lock = threading.Lock()
@@ -21,16 +23,28 @@ def embedded_server():
         return _embedded_server
 
 
+# redis-py retries a failed command 10 times, backing off to 1 s: about 6 s while Redis is
+# down, on every push, past WeChat's 5-second wait. A push's Redis work (the live event, the
+# dispatch claim) may be lost instead: the sweep routes the queue. So: a short wait, twice.
+RETRY = Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=2)
+
+
 def connect(url: str | None) -> redis.Redis:
     if url:
-        return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+        return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=1, retry=RETRY)
     import fakeredis
 
     return fakeredis.FakeRedis(server=embedded_server())
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["redis"] = connect(app.config["REDIS_URL"])
+    from bridge.events import Publisher
+
+    client = connect(app.config["REDIS_URL"])
+    app.extensions["redis"] = client
+    # Live events are published without waiting for Redis's answer where Redis can be told
+    # not to give one; the in-process stand-in answers in-process anyway.
+    app.extensions["events_publisher"] = Publisher(client) if Publisher.supported(client) else client
 
 
 def get() -> redis.Redis:

@@ -42,11 +42,11 @@ def dispatch_flag(shop_id: int) -> str:
     return shop_key(shop_id, "dispatch_pending")
 
 
-def claim_dispatch(pipe: redis.client.Pipeline, shop_id: int) -> None:
-    """Queue, in PIPE, the claim of the shop's one pending dispatch (SET NX). Coalesced: one
-    job waits per shop however many shoppers arrive; the job clears the flag before it reads
-    the queue, so nothing arriving later is missed. Enqueue the job if the claim was won."""
-    pipe.set(dispatch_flag(shop_id), "1", nx=True, ex=DISPATCH_FLAG_SECONDS)
+def claim_dispatch(client: redis.Redis, shop_id: int) -> bool:
+    """Claim the shop's one pending dispatch (SET NX). Coalesced: one job waits per shop
+    however many shoppers arrive; the job clears the flag before it reads the queue, so
+    nothing arriving later is missed. Enqueue the job if the claim was won."""
+    return bool(client.set(dispatch_flag(shop_id), "1", nx=True, ex=DISPATCH_FLAG_SECONDS))
 
 
 def enqueue_dispatch(shop_id: int) -> None:

@@ -257,15 +257,19 @@ def test_rules_stay_quiet_while_an_agent_serves_the_shopper(app, client, shop):
     assert [m.sender for m in rows(app, Message)] == ["customer", "customer"]
 
 
-def test_redis_gone_after_the_commit_still_answers_and_keeps_the_message(app, client, shop, monkeypatch):
+def test_redis_gone_after_the_commit_still_answers_and_keeps_the_message(app, client, shop):
     """Events and the dispatch claim are after-commit effects: losing Redis loses a live
     update (the sweep routes the queue), never the shopper's message or WeChat's answer."""
-    import redis
+    import socket
 
-    def down(self, *args, **kwargs):
-        raise redis.ConnectionError("Redis went away")
+    from bridge.events import Publisher
+    from bridge.redisconn import connect
 
-    monkeypatch.setattr(redis.client.Pipeline, "execute", down)
+    with socket.socket() as s:  # a port nothing listens on: every connection is refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gone = connect(f"redis://127.0.0.1:{port}/0")  # the app's own client settings
+    app.extensions["redis"], app.extensions["events_publisher"] = gone, Publisher(gone)
     assert post_acme(client, text_xml("o-noredis", "我要问个问题")).data == b"success"
     assert "48小时内发货" in post_acme(client, text_xml("o-noredis2", "shipping?")).get_data(as_text=True)
     assert counts(app)["messages"] == 3

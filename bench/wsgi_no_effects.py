@@ -1,5 +1,5 @@
-"""MEASURING AID: the app without its after-commit Redis round trip (live events, dispatch
-claim): what that round trip costs a push. Not a configuration to run.
+"""MEASURING AID: the app without its after-commit Redis work (the live events' write, the
+dispatch claim): what that work costs a push. Not a configuration to run.
 
     bench/run_oa.py --full-app bench.wsgi_no_effects:app
 """

@@ -126,7 +126,14 @@ def _message(store: _Store, channel: ChannelConfig, inbound: InboundMessage, mat
                     queue=conversation.agent_id is None, message_id=pushed.message_id)
     effects.after_commit()
     if pushed.lapse_rating is not None:
-        store.lapse_rating(pushed.customer_id, pushed.lapse_rating)
+        # PostgreSQL's one statement cannot write the shopper's row twice: the old card lapses
+        # just after it, and only if it is still the one pending. The push is stored and
+        # answered already; if this fails, a "5" may still rate the old conversation.
+        try:
+            store.lapse_rating(pushed.customer_id, pushed.lapse_rating)
+        except Exception:  # noqa: BLE001 — logged; the push itself must still get its answer
+            log.exception("customer %s: rating card %s did not lapse", pushed.customer_id,
+                          pushed.lapse_rating)
     return answer.reply if answer is not None and pushed.answered else None
 
 

@@ -60,7 +60,9 @@ def init_app(app: Flask) -> None:
     # The webhooks' own pool, without the ping before each checkout: that would be one round
     # trip more on every push. Ingest takes a push once more on a fresh connection instead
     # when its connection turns out dead. (SQLite has no server to lose: one engine.)
-    hooks = engine if engine.dialect.name == "sqlite" else make_engine(app.config["DATABASE_URL"], pre_ping=False)
+    hooks = engine
+    if engine.dialect.name != "sqlite":
+        hooks = make_engine(app.config["DATABASE_URL"], pre_ping=False)
     # RQ forks a work horse per job: the child must not reuse the parent's connections.
     for each in {engine, hooks}:
         os.register_at_fork(after_in_child=functools.partial(each.dispose, close=False))

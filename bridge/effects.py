@@ -5,17 +5,13 @@ refer to is committed — a job never looks for a row that is not there yet.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
 from flask import current_app
 from sqlalchemy.orm import Session
 
 from bridge import events, tasks
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -42,13 +38,5 @@ class Effects:
             tasks.enqueue_delivery(message_id)
         if self.published:  # written, not waited for (events.Publisher)
             events.publish(current_app.extensions["events_publisher"], self.shop_id, self.published)
-        if not self.dispatch:
-            return
-        try:
-            won = tasks.claim_dispatch(current_app.extensions["redis"], self.shop_id)
-        except redis.RedisError:
-            # A lost dispatch is made up by the sweep, which routes every shop with a queue.
-            log.warning("shop %s: Redis unavailable after commit; dispatch left to the sweep", self.shop_id)
-            return
-        if won:
+        if self.dispatch:
             tasks.enqueue_dispatch(self.shop_id)

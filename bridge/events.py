@@ -78,11 +78,9 @@ class Publisher:
         self._conn = None
 
 
-def publish(client: redis.Redis | redis.client.Pipeline | Publisher, shop_id: int,
-            shop_events: list[dict[str, Any]]) -> None:
+def publish(client: redis.Redis | Publisher, shop_id: int, shop_events: list[dict[str, Any]]) -> None:
     """One message carrying a list of the shop's events. Fire and forget: a lost event costs
-    a refresh, never a message. With a pipeline, the caller's `execute()` sends it; with a
-    `Publisher`, it is written at once and nothing waits for Redis."""
+    a refresh, never a message. Through a `Publisher` nothing waits for Redis."""
     try:
         client.publish(channel_name(shop_id), json.dumps(shop_events, ensure_ascii=False))
     except redis.RedisError:

@@ -19,9 +19,9 @@ On PostgreSQL an ordinary message is all of this as one statement (data-modifyin
 a transaction of its own: one round trip. A text that may be an answer to a rating card
 ("5", "3个都要") runs the steps one by one in a transaction, as on SQLite, because the
 shopper's row decides what it is: the card is taken by `lifecycle.take_rating`, through the
-ORM services it shares with the agent API, on the same connection. (There, 1–2 go out in one
-round trip and 3–4 with the COMMIT in a second, in psycopg's pipeline mode.) Events only
-touch the shopper and the receipt.
+ORM services it shares with the agent API, on the same connection. (There, 3–4 go out
+together with the COMMIT, in psycopg's pipeline mode.) Events only touch the shopper and
+the receipt.
 
 The connection comes from the webhooks' own pool, which does not ping before a checkout; a
 push that meets a dead connection is taken again on a new one (see `ingest`).
@@ -141,15 +141,11 @@ def _message_steps(store: _Store, channel: ChannelConfig, inbound: InboundMessag
                    window: SendWindow | None, leaves_bot: bool, answer: _Answer | None,
                    may_rate: bool, effects: Effects, now: datetime) -> _Pushed:
     """The push statement by statement, in one transaction: SQLite, and on PostgreSQL a text
-    that may be a rating ("5"), which the shopper's row decides and the ORM takes."""
+    that may be a rating ("5"), which the shopper's row decides and the ORM takes. On
+    PostgreSQL the writes after the decision go out together, with the COMMIT."""
     stamp = store.stamp(now)
     store.begin()
-    with store.round_trip(not may_rate):
-        shopper = store.upsert_shopper(channel, inbound.user_id, window, now, stamp)
-        opened = None if may_rate else store.upsert_conversation(channel, inbound.user_id, leaves_bot, now)
-        reserved = store.reserve_message_ids(2 if answer else 1)
-    customer_id, rating_pending, _ = shopper.fetch()
-
+    customer_id, rating_pending = store.upsert_shopper(channel, inbound.user_id, window, now)
     rated = None
     if may_rate and rating_pending is not None:
         with Session(bind=store.conn) as session:  # joins this transaction, never commits it
@@ -162,10 +158,9 @@ def _message_steps(store: _Store, channel: ChannelConfig, inbound: InboundMessag
                 conversation = _Conversation(rated.id, rated.state, rated.agent_id, is_new=False,
                                              queued_now=False)
     if rated is None:
-        if opened is None:
-            opened = store.upsert_conversation(channel, inbound.user_id, leaves_bot, now)
-        conversation = _Conversation.of(opened.fetch(), stamp)
-    ids = reserved.fetch()
+        conversation = _Conversation.of(
+            store.upsert_conversation(channel, inbound.user_id, leaves_bot, stamp), stamp)
+    ids = store.reserve_message_ids(2 if answer else 1)
     answered = answer is not None and rated is None and conversation.state in answer.states
 
     with store.round_trip():
@@ -175,7 +170,7 @@ def _message_steps(store: _Store, channel: ChannelConfig, inbound: InboundMessag
         message = store.add_message(ids[0], channel, conversation.id, inbound_row(inbound, stamp))
         bot = None
         if answered:
-            bot = store.add_message(ids[1] if len(ids) > 1 else None, channel, conversation.id,
+            bot = store.add_message(ids[1], channel, conversation.id,
                                     bot_row(answer.reply, answer.source, stamp))
         store.take_receipt(channel, inbound, customer_id, message, bot, stamp)
         store.commit()
@@ -234,7 +229,7 @@ class _Conversation:
     queued_now: bool  # this message sent it to routing
 
     @classmethod
-    def of(cls, row: tuple, stamp: Any) -> _Conversation:
+    def of(cls, row, stamp: Any) -> _Conversation:
         id_, state, agent_id, created_at, queued_at = row
         return cls(id_, state, agent_id, is_new=created_at == stamp,
                    queued_now=state == "queued" and queued_at == stamp)
@@ -269,7 +264,7 @@ ON CONFLICT (channel_id, external_id) DO UPDATE SET
     window_expires_at = CASE WHEN :has_window THEN excluded.window_expires_at
                              ELSE customers.window_expires_at END,
     window_quota = CASE WHEN :has_window THEN excluded.window_quota ELSE customers.window_quota END
-RETURNING id, rating_conversation_id, created_at"""
+RETURNING id, rating_conversation_id"""
 
 # A new conversation starts as the message leaves it; an open one moves on from the state it
 # has when the row is locked. The predicate is the partial index's own, verbatim.
@@ -356,26 +351,6 @@ WHERE r.channel_id = :channel_id AND r.external_id = :external_id
 RESERVE_IDS = "SELECT nextval('messages_id_seq') FROM generate_series(1, :n)"
 
 
-class _Pending:
-    """A statement's result, read after its round trip."""
-
-    def __init__(self, cursor, many: bool = False):
-        self.cursor, self.many = cursor, many
-
-    def fetch(self):
-        if self.many:
-            return [row[0] for row in self.cursor.fetchall()]
-        return self.cursor.fetchone()
-
-
-class _Done:
-    def __init__(self, value):
-        self.value = value
-
-    def fetch(self):
-        return self.value
-
-
 class _Store:
     """ingest's statements on the DB-API connection of a SQLAlchemy connection.
 
@@ -399,11 +374,11 @@ class _Store:
         self.conn.commit()
 
     @contextmanager
-    def round_trip(self, together: bool = True):
+    def round_trip(self):
         """On PostgreSQL the statements inside go out together (pipeline mode): their errors,
         a taken receipt among them, surface when the block ends."""
         try:
-            if self.pg and together:
+            if self.pg:
                 with self.dbapi.pipeline():
                     yield
             else:
@@ -442,49 +417,59 @@ class _Store:
 
     # -- statements
 
-    def upsert_shopper(self, channel: ChannelConfig, user_id: str, window: SendWindow | None,
-                       now: datetime, stamp: Any) -> _Pending:
+    def _shopper(self, channel: ChannelConfig, window: SendWindow | None, now: datetime) -> dict:
         """A shopper's message starts the send window over (FACTS.md §2); events, which may
         only open one, go through `upsert_event_shopper`."""
-        expires = self.stamp(now + timedelta(seconds=window.seconds)) if window else None
-        return _Pending(self._run(UPSERT_SHOPPER, {
-            "shop_id": channel.shop_id, "channel_id": channel.id, "external_id": user_id,
-            "stamp": stamp, "window_expires_at": expires,
-            "window_quota": window.quota if window else 0, "has_window": window is not None,
-        }))
+        return {"shop_id": channel.shop_id, "channel_id": channel.id, "stamp": self.stamp(now),
+                "window_expires_at": self.stamp(now + timedelta(seconds=window.seconds)) if window else None,
+                "window_quota": window.quota if window else 0, "has_window": window is not None}
+
+    @staticmethod
+    def _opening(leaves_bot: bool, stamp: Any) -> dict:
+        """What the message does to the conversation (CONVERSATION_INSERT)."""
+        return {"leaves_bot": leaves_bot, "new_state": "queued" if leaves_bot else "bot",
+                "new_queued_at": stamp if leaves_bot else None,
+                "new_awaiting": stamp if leaves_bot else None}
+
+    def _message(self, row: dict[str, Any], prefix: str = "") -> dict:
+        """A message's own columns (MESSAGE_INSERT), JSON adapted, named with PREFIX."""
+        return {prefix + "type": row["type"], prefix + "text": row["text"],
+                prefix + "media": self.json(row["media"]), prefix + "raw": self.json(row["raw"])}
+
+    def upsert_shopper(self, channel: ChannelConfig, user_id: str, window: SendWindow | None,
+                       now: datetime) -> tuple[int, int | None]:
+        """(customer id, the conversation whose rating card is pending)."""
+        row = self._run(UPSERT_SHOPPER, {**self._shopper(channel, window, now),
+                                         "external_id": user_id}).fetchone()
+        return row[0], row[1]
 
     def upsert_conversation(self, channel: ChannelConfig, user_id: str, leaves_bot: bool,
-                            now: datetime) -> _Pending:
-        stamp = self.stamp(now)
-        return _Pending(self._run(UPSERT_CONVERSATION, {
+                            stamp: Any) -> tuple:
+        return self._run(UPSERT_CONVERSATION, {
             "shop_id": channel.shop_id, "channel_id": channel.id, "external_id": user_id,
-            "stamp": stamp, "leaves_bot": leaves_bot,
-            "new_state": "queued" if leaves_bot else "bot",
-            "new_queued_at": stamp if leaves_bot else None,
-            "new_awaiting": stamp if leaves_bot else None,
-        }))
+            "stamp": stamp, **self._opening(leaves_bot, stamp),
+        }).fetchone()
 
-    def reserve_message_ids(self, n: int) -> _Pending | _Done:
-        """PostgreSQL: ids drawn ahead, so the inserts need not wait for each other."""
+    def reserve_message_ids(self, n: int) -> list[int | None]:
+        """PostgreSQL: ids drawn ahead, so the inserts after them go out together."""
         if not self.pg:
-            return _Done([None] * n)
-        return _Pending(self._run(RESERVE_IDS, {"n": n}), many=True)
+            return [None] * n
+        return [row[0] for row in self._run(RESERVE_IDS, {"n": n}).fetchall()]
 
     def add_message(self, id_: int | None, channel: ChannelConfig, conversation_id: int,
-                    row: dict[str, Any]) -> int | _Pending:
+                    row: dict[str, Any]) -> int:
         cursor = self._run(ADD_MESSAGE, {
-            "id": id_, "shop_id": channel.shop_id, "conversation_id": conversation_id,
-            **row, "media": self.json(row["media"]), "raw": self.json(row["raw"]),
+            "id": id_, "shop_id": channel.shop_id, "conversation_id": conversation_id, **row,
+            **self._message(row),
         })
         return id_ if id_ is not None else cursor.fetchone()[0]
 
     def take_receipt(self, channel: ChannelConfig, inbound: InboundMessage, customer_id: int,
                      message_id: int | None, reply_id: int | None, stamp: Any,
                      payload: dict | None = None) -> None:
-        kind = inbound.kind if inbound.kind != "event" else f"event:{inbound.event}"
         self._run(TAKE_RECEIPT, {
             "shop_id": channel.shop_id, "channel_id": channel.id,
-            "external_id": inbound.external_id, "kind": kind, "customer_id": customer_id,
+            "external_id": inbound.external_id, "kind": _receipt_kind(inbound), "customer_id": customer_id,
             "message_id": message_id, "reply_message_id": reply_id,
             "payload": self.json(payload), "stamp": stamp,
         })
@@ -497,32 +482,24 @@ class _Store:
                      now: datetime) -> _Pushed:
         """PostgreSQL: the whole push as one statement in its own transaction, one round trip.
         A taken receipt fails the statement, and with it everything else it did."""
-        expires = now + timedelta(seconds=window.seconds) if window else None
-        reply = bot_row(answer.reply, answer.source, now) if answer else None
+        no_answer = {"type": None, "text": None, "media": None, "raw": None}
         self.conn.execution_options(isolation_level="AUTOCOMMIT")
         try:
             row = self._run(PUSH_MESSAGE, {
-                "shop_id": channel.shop_id, "channel_id": channel.id, "user_id": inbound.user_id,
-                "stamp": now, "window_expires_at": expires,
-                "window_quota": window.quota if window else 0, "has_window": window is not None,
-                "leaves_bot": leaves_bot, "new_state": "queued" if leaves_bot else "bot",
-                "new_queued_at": now if leaves_bot else None,
-                "new_awaiting": now if leaves_bot else None,
-                "type": inbound.kind, "text": inbound.text,
-                "media": self.json(dict(inbound.media) if inbound.media else None),
-                "raw": self.json(dict(inbound.raw)), "external_id": inbound.external_id,
-                "kind": inbound.kind, "payload": None,
+                **self._shopper(channel, window, now), "user_id": inbound.user_id,
+                **self._opening(leaves_bot, now),
+                **self._message(inbound_row(inbound, now)), "external_id": inbound.external_id,
+                "kind": _receipt_kind(inbound), "payload": None,
                 "reply_states": list(answer.states) if answer else [],
-                "reply_type": reply and reply["type"], "reply_text": reply and reply["text"],
-                "reply_media": self.json(reply and reply["media"]),
-                "reply_raw": self.json(reply and reply["raw"]),
+                **self._message(bot_row(answer.reply, answer.source, now) if answer else no_answer,
+                                "reply_"),
             }).fetchone()
         except Exception as exc:
             if _is_receipt_conflict(exc):
                 raise Duplicate() from exc
             raise
-        customer_id, rating_pending, conv_id, state, agent_id, created_at, queued_at, message, bot = row
-        conversation = _Conversation.of((conv_id, state, agent_id, created_at, queued_at), now)
+        customer_id, rating_pending, *opened, message, bot = row
+        conversation = _Conversation.of(opened, now)
         lapse = rating_pending if conversation.is_new and rating_pending is not None else None
         return _Pushed(customer_id, conversation, message, bot is not None, lapse)
 
@@ -569,6 +546,10 @@ def _event_upsert(dialect: str, window_mode: str | None, fields: tuple[str, ...]
     return stmt.on_conflict_do_update(
         index_elements=[customers.c.channel_id, customers.c.external_id], set_=set_,
     ).returning(customers.c.id)
+
+
+def _receipt_kind(inbound: InboundMessage) -> str:
+    return inbound.kind if inbound.kind != "event" else f"event:{inbound.event}"
 
 
 def _is_receipt_conflict(exc: BaseException) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 
 import redis
-
 from flask import Flask, current_app
 from rq import Queue, Retry
 
@@ -42,16 +41,16 @@ def dispatch_flag(shop_id: int) -> str:
     return shop_key(shop_id, "dispatch_pending")
 
 
-def claim_dispatch(client: redis.Redis, shop_id: int) -> bool:
-    """Claim the shop's one pending dispatch (SET NX). Coalesced: one job waits per shop
-    however many shoppers arrive; the job clears the flag before it reads the queue, so
-    nothing arriving later is missed. Enqueue the job if the claim was won."""
-    return bool(client.set(dispatch_flag(shop_id), "1", nx=True, ex=DISPATCH_FLAG_SECONDS))
-
-
 def enqueue_dispatch(shop_id: int) -> None:
-    """The dispatch job, for a caller that won `claim_dispatch`."""
+    """Route the shop's queue soon. Coalesced: the flag (SET NX) lets one job wait per shop
+    however many shoppers arrive; the job clears the flag before it reads the queue, so
+    nothing arriving later is missed. After the commit; if Redis is unreachable, the sweep
+    dispatches every shop with a queue."""
     try:
-        queue().enqueue("jobs.routing.dispatch_shop", shop_id, result_ttl=0, failure_ttl=86400)
+        if current_app.extensions["redis"].set(dispatch_flag(shop_id), "1", nx=True,
+                                               ex=DISPATCH_FLAG_SECONDS):
+            queue().enqueue("jobs.routing.dispatch_shop", shop_id, result_ttl=0, failure_ttl=86400)
+    except redis.RedisError as exc:
+        log.warning("shop %s: dispatch not enqueued (%s); the sweeper will route", shop_id, exc)
     except Exception:  # noqa: BLE001 — the sweep dispatches every shop with a queue
         log.exception("shop %s: dispatch enqueue failed; the sweeper will route", shop_id)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from typing import ContextManager
 from datetime import datetime, timezone
+from typing import ContextManager
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session

@@ -36,15 +36,14 @@ def _content(resp: requests.Response) -> str:
 
 
 def test_concurrent_retries_on_several_processes_are_stored_once(database_url, real_redis_url):
-    url = database_url
-    app = make_app(url, real_redis_url)
+    app = make_app(database_url, real_redis_url)
     load_shop(app, shop_doc())
 
     # 6 shoppers; even ones ask something a rule answers, odd ones something no rule does;
     # two pushes come from one new shopper at once (its customer row is created under race).
     texts = ["发货吗", "我有个问题", "shipping?", "想咨询一下", "123456789", "还在吗"]
     pushes = [signed("acmetoken", text_xml(f"o-{i % 5}", t, msg_id=10_000 + i)) for i, t in enumerate(texts)]
-    with gunicorn(app_env(url, real_redis_url), workers=4) as base:
+    with gunicorn(app_env(database_url, real_redis_url), workers=4) as base:
         results = _race(base, pushes)
 
     expected = ["48小时内发货", "success", "48小时内发货", "success", "订单号已收到", "success"]

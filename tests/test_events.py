@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import redis
 
-from bridge.events import Publisher
+from bridge.events import Publisher, channel_name
 
 
 def test_publisher_sends_without_replies_and_replaces_a_connection_the_server_closed(real_redis_url):
@@ -30,8 +30,30 @@ def test_publisher_sends_without_replies_and_replaces_a_connection_the_server_cl
         client.close()
 
 
-def test_the_in_process_stand_in_publishes_directly():
-    import fakeredis
+def test_the_in_process_stand_in_publishes_directly(tmp_path, sqlite_template):
+    """Without REDIS_URL (`make run`) there is no CLIENT REPLY: the app publishes through its
+    stand-in client, and an agent's subscription still gets the push's events."""
+    import json
+    import shutil
+    import time
 
-    assert not Publisher.supported(fakeredis.FakeRedis())
-    assert Publisher.supported(redis.Redis())
+    from bridge import db
+    from tests.conftest import make_app
+    from tests.factories import load_shop, post_acme, shop_doc, text_xml
+
+    shutil.copy(sqlite_template, tmp_path / "kefu.sqlite3")
+    app = make_app(f"sqlite:///{tmp_path / 'kefu.sqlite3'}", None)
+    shop = load_shop(app, shop_doc())
+    assert not Publisher.supported(app.extensions["redis"])
+    assert app.extensions["events_publisher"] is app.extensions["redis"]
+    listener = app.extensions["redis"].pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(channel_name(shop.id))
+    try:
+        assert post_acme(app.test_client(), text_xml("o-standin", "我要问个问题")).status_code == 200
+        deadline = time.monotonic() + 5
+        while (message := listener.get_message(timeout=0.5)) is None:  # None: the subscribe reply
+            assert time.monotonic() < deadline, "no event published"
+        assert [e["type"] for e in json.loads(message["data"])] == ["conversation.queued", "message.created"]
+    finally:
+        listener.close()
+        db.dispose(app)

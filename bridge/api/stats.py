@@ -13,6 +13,7 @@ from bridge.api.auth import current_agent, login_required
 from bridge.errors import APIError
 from bridge.models import Agent, Conversation, Message
 
+
 def _since() -> datetime:
     raw = request.args.get("since")
     if raw is None:

@@ -1,13 +1,6 @@
-"""Channel adapters, one module per channel; the registry maps channel kind → adapter class."""
-from __future__ import annotations
+"""Channel adapters: one module per channel, each verify → parse → respond and send.
 
-from adapters.wechat_oa import WeChatOAAdapter
-
-ADAPTERS = {WeChatOAAdapter.kind: WeChatOAAdapter}
-
-# The URL segment of each webhook (/hooks/<segment>/<channel_key>) → channel kind.
-HOOK_KINDS = {"wechat-oa": WeChatOAAdapter.kind}
-
-
-def adapter_class(kind: str):
-    return ADAPTERS[kind]
+Only adapters know a channel's wire format. They depend on the bridge's channel contract
+(`bridge.channels.contract`) and nothing else of it; `bridge.channels.registry` is the one
+place that names them.
+"""

@@ -91,17 +91,17 @@ def main(argv: list[str] | None = None) -> int:
         from sqlalchemy import event
         from sqlalchemy.orm import Session
 
-        import bridge.events
-        import bridge.ingest
-        import bridge.tasks
-        import bridge.webhook
-        from adapters.wechat_oa import WeChatOAAdapter
-        from bridge import create_app, db
+        import bridge.ingest.pipeline
+        import bridge.ingest.webhook
+        from adapters.wechat.oa import WeChatOAAdapter
+        from bridge import create_app
         from bridge.autoreply import Matcher
-        from bridge.effects import Effects
         from bridge.cli import alembic_config
-        from bridge.shopfile import validate
-        from bridge.shopload import apply
+        from bridge.effects import Effects
+        from bridge.infra import db
+        from bridge.ingest.store import Store
+        from bridge.shops.file import validate
+        from bridge.shops.load import apply
 
         command.upgrade(alembic_config(url), "head")
         app = create_app()
@@ -172,14 +172,14 @@ def main(argv: list[str] | None = None) -> int:
             sql_time[key] += time.perf_counter() - conn.info["t0"].pop()
 
         timed(app, "wsgi_app", "flask wsgi_app (whole request minus test client)")
-        timed(bridge.webhook, "handle", "webhook.handle")
+        timed(bridge.ingest.webhook, "handle", "webhook.handle")
         timed(WeChatOAAdapter, "verify", "  adapter.verify (URL signature)")
         timed(WeChatOAAdapter, "parse", "  adapter.parse (decrypt + XML)")
-        timed(WeChatOAAdapter, "reply_passive", "  adapter.reply_passive (render reply XML)")
+        timed(WeChatOAAdapter, "respond", "  adapter.respond (render the passive reply's XML)")
         timed(Matcher, "match", "  Matcher.match (300 rules)")
-        timed(bridge.webhook, "ingest", "  ingest (whole transaction)")
-        timed(bridge.ingest._Store, "begin", "    _Store.begin (BEGIN; SQLite: the writers' queue)")
-        raw_run = bridge.ingest._Store._run
+        timed(bridge.ingest.webhook, "ingest", "  ingest (whole transaction)")
+        timed(Store, "begin", "    Store.begin (BEGIN; SQLite: the writers' queue)")
+        raw_run = Store._run
 
         def counted_run(store, sql, params):  # ingest's plain statements bypass SQLAlchemy's events
             t0 = time.perf_counter()
@@ -190,12 +190,12 @@ def main(argv: list[str] | None = None) -> int:
                 statements[key] += 1
                 sql_time[key] += time.perf_counter() - t0
 
-        bridge.ingest._Store._run = counted_run
-        timed(bridge.ingest, "take_rating", "    take_rating (an answer to a rating card)")
-        timed(bridge.ingest._Store, "push_message", "    _Store.push_message (PostgreSQL: one statement)")
-        timed(bridge.ingest._Store, "commit", "    _Store.commit (COMMIT)")
+        Store._run = counted_run
+        timed(Store, "rate", "    Store.rate (an answer to a rating card)")
+        timed(Store, "push_message", "    Store.push_message (PostgreSQL: one statement)")
+        timed(Store, "commit", "    Store.commit (COMMIT)")
         timed(Effects, "after_commit", "    Effects.after_commit (Redis: PUBLISH, dispatch claim)")
-        timed(Session, "flush", "    Session.flush (ORM, rating answers only)")
+        timed(Session, "flush", "    Session.flush (ORM: none on the push path)")
         for label, base, tag in (("new shoppers", 4 * 10**12, "b"), ("returning shoppers", 5 * 10**12, "b")):
             work = list(pushes(base, opts.n, tag))
             STEP_TIME.clear()

@@ -1,6 +1,6 @@
 """Committed assignments per second on PostgreSQL: 4 processes, 50 agents, 1,000 waiting shoppers.
 
-Two figures, each from real transactions under the shop lock (bridge/assignment.py):
+Two figures, each from real transactions under the shop lock (bridge/conversations/assignment.py):
 - burst: 50 agents x 20 seats come online to 1,000 waiting shoppers; 4 processes call
   dispatch at once (one wins the lock and drains; the others find nothing left);
 - churn: agents x 2 seats are full and 1,000 wait; each of 4 processes loops "end one
@@ -24,8 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
-from bridge import assignment, db, lifecycle  # noqa: E402
 from bridge.cli import alembic_config  # noqa: E402
+from bridge.conversations import assignment, lifecycle
+from bridge.infra import db  # noqa: E402
 from bridge.models import Conversation  # noqa: E402
 from tests.routing_load import app_for, seed  # noqa: E402
 

@@ -26,15 +26,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.session_interface = NoCookieSessions()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from bridge import api, cli, db, errors, hooks, redisconn, tasks
-    from bridge.channels import ChannelCache
+    from bridge import cli, web
+    from bridge.channels.cache import ChannelCache
+    from bridge.events import publish
+    from bridge.infra import db, redisconn, tasks
 
     db.init_app(app)
     app.extensions["channel_cache"] = ChannelCache(app.config["CHANNEL_CACHE_SECONDS"])
     redisconn.init_app(app)
+    publish.init_app(app)
     tasks.init_app(app)
-    errors.init_app(app)
-    app.register_blueprint(hooks.bp)
-    app.register_blueprint(api.bp)
+    web.init_app(app)
     cli.init_app(app)
     return app

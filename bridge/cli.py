@@ -10,9 +10,11 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from bridge import db
-from bridge.shopfile import ConfigError, validate
-from bridge.shopload import apply
+from bridge.channels import registry
+from bridge.checks import ConfigError
+from bridge.infra import db
+from bridge.shops.file import validate
+from bridge.shops.load import apply
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -72,33 +74,36 @@ def shops_load(path: str) -> None:
             click.echo(f"{label}: {', '.join(keys)}")
 
 
-@simulate_cli.command("wechat-oa")
-@click.argument("channel_key")
-@click.argument("openid")
-@click.argument("text")
-@click.option("--url", "base_url", help="Post to this server (e.g. https://shop.example) instead of in-process.")
-@click.option("--mode", type=click.Choice(["auto", "plain", "compat", "safe"]), default="auto",
-              help="Message encryption; auto = safe when the channel has an EncodingAESKey.")
-def simulate_oa(channel_key: str, openid: str, text: str, base_url: str | None, mode: str) -> None:
-    """Sign and POST a text message as WeChat would; print the decoded reply."""
-    from bridge.simulate import simulate_oa_text
+def _simulate_command(kind: registry.ChannelKind) -> None:
+    """`flask simulate <segment> CHANNEL_KEY OPENID TEXT` for a kind that has a simulator."""
 
-    try:
-        status, reply = simulate_oa_text(current_app._get_current_object(), channel_key, openid,
-                                         text, base_url, mode)
-    except LookupError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"HTTP {status}")
-    click.echo(reply)
-    if status != 200:
-        sys.exit(1)
+    @simulate_cli.command(kind.segment, help=f"Sign and POST a text message to an {kind.title} channel as "
+                   "its platform would; print the reply as the shopper reads it.")
+    @click.argument("channel_key")
+    @click.argument("openid")
+    @click.argument("text")
+    @click.option("--url", "base_url", help="Post to this server (e.g. https://shop.example) instead of in-process.")
+    @click.option("--mode", type=click.Choice(kind.simulator.MODES), default=kind.simulator.MODES[0],
+                  help="Message encryption; auto = safe when the channel has an EncodingAESKey.")
+    def simulate(channel_key: str, openid: str, text: str, base_url: str | None, mode: str) -> None:
+        from bridge.channels.simulate import simulate_text
+
+        try:
+            status, reply = simulate_text(current_app._get_current_object(), kind, channel_key,
+                                          openid, text, base_url, mode)
+        except LookupError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"HTTP {status}")
+        click.echo(reply)
+        if status != 200:
+            sys.exit(1)
 
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 def worker_command(burst: bool) -> None:
     """An RQ worker with the scheduler, on the app's queue, plus the periodic sweep."""
-    from bridge.worker import run_worker
+    from bridge.processes.worker import run_worker
 
     run_worker(current_app._get_current_object(), burst=burst)
 
@@ -109,11 +114,14 @@ def worker_command(burst: bool) -> None:
 @click.option("--demo-file", default=None, help="Show the logins of this shop file.")
 def embedded_command(host: str, port: int, demo_file: str | None) -> None:
     """Web and worker in one process, on the in-process Redis stand-in (make run)."""
-    from bridge.embedded import run_embedded
+    from bridge.processes.embedded import run_embedded
 
     run_embedded(current_app._get_current_object(), host, port, demo_file)
 
 
 def init_app(app: Flask) -> None:
+    for kind in registry.KINDS.values():
+        if kind.simulator is not None and kind.segment and kind.segment not in simulate_cli.commands:
+            _simulate_command(kind)
     for command in (db_cli, shops_cli, simulate_cli, worker_command, embedded_command):
         app.cli.add_command(command)

@@ -7,26 +7,30 @@ mid-send leaves the row `sending` with an expired claim; the sweeper hands it ou
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from adapters.errors import ChannelAPIError
-from bridge.messaging import OutboundMessage
-from bridge.models import Conversation, Customer, Message
+from bridge.channels import registry
+from bridge.channels.contract import (
+    Adapter,
+    CapReached,
+    OutboundMessage,
+    RetryLater,
+    SendFailed,
+    SendWindowRule,
+    WindowClosed,
+)
+from bridge.infra.tasks import RETRY_INTERVALS
+from bridge.models import Channel, Conversation, Customer, Message
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = len(RETRY_INTERVALS) + 1  # the first attempt, then RQ's retries
 CLAIM_SECONDS = 90
-# RQ's retry intervals for the transient codes (-1, 45011, network); MAX_ATTEMPTS in all.
-RETRY_INTERVALS = [2, 10, 30, 60]
-
-
-class RetryLater(Exception):
-    """A transient channel failure: RQ retries the job with backoff."""
 
 
 @dataclass(frozen=True)
@@ -49,10 +53,12 @@ def create_outbound(session: Session, conversation: Conversation, sender: str, t
     return message
 
 
-def deliver(session: Session, message_id: int, send, now: datetime, windowed: bool = True) -> Outcome:
-    """Send one outbox row through its channel: `send(conversation, OutboundMessage)`.
+def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], Adapter],
+            now: datetime) -> Outcome:
+    """Send one outbox row through its channel's adapter, within the channel's send window.
 
-    `windowed`: the channel limits pushes to a window after the shopper's last action.
+    The adapter's send answers in the contract's terms (sent, or RetryLater, WindowClosed,
+    CapReached, SendRefused): no platform's codes are read here.
     """
     claimed = session.execute(
         update(Message)
@@ -68,7 +74,8 @@ def deliver(session: Session, message_id: int, send, now: datetime, windowed: bo
     message = session.get(Message, message_id)
     conversation = session.get(Conversation, message.conversation_id)
     customer = session.get(Customer, conversation.customer_id)
-    refusal = _take_window_slot(session, customer, now) if windowed else None
+    window = registry.get(conversation.channel.kind).capabilities.send_window
+    refusal = _take_window_slot(session, customer, now) if window else None
     if refusal:
         _finish(message, "failed", now, *refusal)
         session.commit()
@@ -78,17 +85,17 @@ def deliver(session: Session, message_id: int, send, now: datetime, windowed: bo
     out = OutboundMessage(to=customer.external_id, type=message.type, text=message.text,
                           media_id=(message.media or {}).get("media_id"))
     try:
-        send(conversation, out)
-    except ChannelAPIError as exc:
-        if windowed:
-            _settle_slot(session, customer.id, exc.code, now)
-        retry = exc.retryable and message.attempts < MAX_ATTEMPTS
+        adapter_for(conversation.channel).send(out)
+    except SendFailed as exc:
+        if window:
+            _settle_slot(session, customer.id, exc, window, now)
+        retry = isinstance(exc, RetryLater) and message.attempts < MAX_ATTEMPTS
         _finish(message, "pending" if retry else "failed", now, exc.code, exc.message)
         session.commit()
-        log.info("message %s: %s (%s) after attempt %s", message.id,
-                 "will retry" if retry else "failed", exc.code, message.attempts)
+        log.info("message %s: %s (%s %s) after attempt %s", message.id,
+                 "will retry" if retry else "failed", exc.outcome, exc.code, message.attempts)
         if retry:
-            raise RetryLater(f"message {message.id}: {exc.code}") from exc
+            raise RetryLater(exc.code, exc.message) from exc
         return Outcome("failed", exc.code)
     _finish(message, "sent", now)
     session.commit()
@@ -115,19 +122,20 @@ def _take_window_slot(session: Session, customer: Customer, now: datetime) -> tu
         return None
     session.refresh(customer)
     if customer.window_expires_at is None or customer.window_expires_at <= now:
-        return ("window_closed", "over 48 hours since the shopper's last message (45015)")
-    return ("cap_reached", "no more messages allowed until the shopper writes again (45047)")
+        return ("window_closed", "the shopper's send window has closed: they must write first")
+    return ("cap_reached", "no more messages allowed until the shopper writes again")
 
 
-def _settle_slot(session: Session, customer_id: int, code: str, now: datetime) -> None:
-    """A refused send gives its slot back, unless WeChat says the window or cap is spent."""
-    if code == "45015":  # out of the window (or the shopper unfollowed): close ours too
+def _settle_slot(session: Session, customer_id: int, refused: SendFailed, window: SendWindowRule,
+                 now: datetime) -> None:
+    """A refused send gives its slot back, unless the channel says the window or cap is spent."""
+    if isinstance(refused, WindowClosed):  # the channel's window has closed: close ours too
         values = {"window_expires_at": now}
-    elif code == "45047":  # WeChat's count for this shopper message is used up
+    elif isinstance(refused, CapReached):  # the channel's count for this shopper action is spent
         values = {"window_quota": 0}
     else:
         session.execute(update(Customer)
-                        .where(Customer.id == customer_id, Customer.window_quota < 5)
+                        .where(Customer.id == customer_id, Customer.window_quota < window.most)
                         .values(window_quota=Customer.window_quota + 1))
         return
     session.execute(update(Customer).where(Customer.id == customer_id).values(**values))

@@ -11,7 +11,8 @@ from typing import Any
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from bridge import events, tasks
+from bridge.events import publish as events
+from bridge.infra import tasks
 
 
 @dataclass
@@ -25,9 +26,13 @@ class Effects:
         self.deliveries.append(message_id)
 
     def publish(self, type_: str, conversation_id: int, agent_id: int | None = None,
-                queue: bool = False, **data: Any) -> None:
-        self.published.append({"type": type_, "conversation_id": conversation_id,
-                               "agent_id": agent_id, "queue": queue, **data})
+                queue: bool = False, shopper_id: int | None = None, **data: Any) -> None:
+        """An event (events/names.py) for the agent AGENT_ID, the queue's watchers if QUEUE,
+        and the shopper SHOPPER_ID (a customer id), once the commit is done."""
+        event = {"type": type_, "conversation_id": conversation_id, "agent_id": agent_id, "queue": queue}
+        if shopper_id is not None:
+            event["shopper_id"] = shopper_id
+        self.published.append({**event, **data})
 
     def commit(self, session: Session) -> None:
         session.commit()
@@ -36,7 +41,7 @@ class Effects:
     def after_commit(self) -> None:
         for message_id in self.deliveries:
             tasks.enqueue_delivery(message_id)
-        if self.published:  # written, not waited for (events.Publisher)
+        if self.published:  # written, not waited for (events/publish.py)
             events.publish(current_app.extensions["events_publisher"], self.shop_id, self.published)
         if self.dispatch:
             tasks.enqueue_dispatch(self.shop_id)

@@ -85,12 +85,8 @@ class Channel(Base):
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(64), unique=True)  # the URL names it alone
-    app_id: Mapped[str | None] = mapped_column(String(64))
-    app_secret: Mapped[str | None] = mapped_column(String(128))
-    token: Mapped[str | None] = mapped_column(String(64))
-    encoding_aes_key: Mapped[str | None] = mapped_column(String(43))
-    data_format: Mapped[str | None] = mapped_column(String(8))
-    secret: Mapped[str | None] = mapped_column(String(128))  # widget channels
+    # The fields its kind declares (bridge/channels/registry.py): app id, token, secret, …
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
 
     shop: Mapped[Shop] = relationship(back_populates="channels")

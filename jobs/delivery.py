@@ -6,12 +6,14 @@ from functools import partial
 
 from flask import current_app
 
-from bridge import db, delivery, outbound
+from bridge import delivery
+from bridge.channels.runtime import adapter_for
+from bridge.infra import db
 
 
 def deliver_message(message_id: int) -> str:
     app = current_app._get_current_object()
     with db.new_session(app) as session:
-        outcome = delivery.deliver(session, message_id, partial(outbound.send, app),
+        outcome = delivery.deliver(session, message_id, partial(adapter_for, app),
                                    datetime.now(timezone.utc))
     return outcome.state

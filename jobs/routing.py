@@ -1,15 +1,17 @@
-"""Route a shop's waiting shoppers; end, reassign and clean up on the clock."""
+"""Route a shop's waiting shoppers."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
 from flask import current_app
 
-from bridge import assignment, db, tasks
+from bridge import keys
+from bridge.conversations import assignment
+from bridge.infra import db
 
 
 def dispatch_shop(shop_id: int) -> int:
     app = current_app._get_current_object()
-    app.extensions["redis"].delete(tasks.dispatch_flag(shop_id))
+    app.extensions["redis"].delete(keys.dispatch_flag(shop_id))
     with db.new_session(app) as session:
         return assignment.dispatch(session, shop_id, datetime.now(timezone.utc))

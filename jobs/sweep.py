@@ -6,7 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 
-from bridge import db, delivery, tasks, timers
+from bridge import delivery, keys
+from bridge.conversations import timers
+from bridge.infra import db, tasks
 
 
 def sweep() -> dict[str, int]:
@@ -23,7 +25,7 @@ def sweep() -> dict[str, int]:
         }
     for message_id in stale:
         tasks.enqueue_delivery(message_id)
-    if app.extensions["redis"].set(f"kefu:retention:{now:%Y-%m-%d}", "1", nx=True, ex=2 * 86400):
+    if app.extensions["redis"].set(keys.retention_day(now.date()), "1", nx=True, ex=2 * 86400):
         tasks.queue().enqueue("jobs.sweep.retention", result_ttl=3600)
     return done
 

@@ -19,8 +19,10 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from bridge import create_app, db, passwords
+from bridge import create_app
+from bridge.accounts import passwords
 from bridge.cli import alembic_config
+from bridge.infra import db
 from tests.factories import load_shop, shop_doc
 
 pytest_plugins = ["tests.fake_wechat"]
@@ -172,7 +174,7 @@ def real_redis_url(redis_url: str | None) -> str:
 
 def make_app(database_url: str, redis_url: str | None, wechat_url: str = "http://127.0.0.1:9", **extra):
     if redis_url is None:
-        import bridge.redisconn as rc
+        import bridge.infra.redisconn as rc
 
         rc._embedded_server = None  # a fresh stand-in per app
     return create_app({

@@ -13,7 +13,9 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, insert, select
 
-from bridge import assignment, create_app, db, lifecycle
+from bridge import create_app
+from bridge.conversations import assignment, lifecycle
+from bridge.infra import db
 from bridge.models import Agent, Channel, Conversation, Customer, Shop
 
 
@@ -31,8 +33,8 @@ def seed(app, agents: int, capacity: int, shoppers: int) -> int:
                               "recent_contact_hours": 0, "welcome_message": "", "queue_message": ""})
         s.add(shop)
         s.flush()
-        channel = Channel(shop_id=shop.id, kind="wechat_oa", key="load-oa", app_id="wx0000000000000000",
-                          app_secret="x", token="loadtoken", enabled=True)
+        channel = Channel(shop_id=shop.id, kind="wechat_oa", key="load-oa", enabled=True,
+                          settings={"app_id": "wx0000000000000000", "app_secret": "x", "token": "loadtoken"})
         s.add(channel)
         s.flush()
         s.execute(insert(Agent), [dict(shop_id=shop.id, username=f"a{i}", name=f"A{i}", password_hash="-",

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 from sqlalchemy import func, select
 
-from bridge import db
+from bridge.infra import db
 from bridge.models import Conversation, Customer, InboundReceipt, Message
 from tests.conftest import make_app
 from tests.factories import load_shop, shop_doc, signed, text_xml

@@ -26,9 +26,10 @@ from rq import Queue
 from rq.job import Job
 from sqlalchemy import select, update
 
-from bridge import db, delivery, tasks
+from bridge import delivery
+from bridge.infra import db, tasks
 from bridge.models import Customer, Message, Shop
-from bridge.worker import start_ticker
+from bridge.processes.worker import start_ticker
 from jobs.sweep import sweep
 from tests.conftest import make_app
 from tests.factories import BurstWorker, load_shop, login, post_acme, shop_doc, text_xml

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import redis
 
-from bridge.events import Publisher, channel_name
+from bridge.events.publish import Publisher
+from bridge.keys import events_channel
 
 
 def test_publisher_sends_without_replies_and_replaces_a_connection_the_server_closed(real_redis_url):
@@ -37,7 +38,10 @@ def test_the_in_process_stand_in_publishes_directly(tmp_path, sqlite_template):
     import shutil
     import time
 
-    from bridge import db
+    from sqlalchemy import select
+
+    from bridge.infra import db
+    from bridge.models import Customer
     from tests.conftest import make_app
     from tests.factories import load_shop, post_acme, shop_doc, text_xml
 
@@ -47,13 +51,17 @@ def test_the_in_process_stand_in_publishes_directly(tmp_path, sqlite_template):
     assert not Publisher.supported(app.extensions["redis"])
     assert app.extensions["events_publisher"] is app.extensions["redis"]
     listener = app.extensions["redis"].pubsub(ignore_subscribe_messages=True)
-    listener.subscribe(channel_name(shop.id))
+    listener.subscribe(events_channel(shop.id))
     try:
         assert post_acme(app.test_client(), text_xml("o-standin", "我要问个问题")).status_code == 200
         deadline = time.monotonic() + 5
         while (message := listener.get_message(timeout=0.5)) is None:  # None: the subscribe reply
             assert time.monotonic() < deadline, "no event published"
-        assert [e["type"] for e in json.loads(message["data"])] == ["conversation.queued", "message.created"]
+        queued, created = json.loads(message["data"])
+        assert (queued["type"], created["type"]) == ("conversation.queued", "message.created")
+        with db.new_session(app) as s:  # the event names its shopper (the widget's stream will follow it)
+            customer_id = s.scalar(select(Customer.id).where(Customer.external_id == "o-standin"))
+        assert (created["shopper_id"], created["queue"], created["agent_id"]) == (customer_id, True, None)
     finally:
         listener.close()
         db.dispose(app)

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from bridge import db, lifecycle
+from bridge.conversations import lifecycle
+from bridge.infra import db
 from bridge.models import Conversation, Message
 from tests.factories import login, post_acme, text_xml
 

@@ -8,8 +8,8 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.pool import NullPool
 from wechatpy.crypto import WeChatCrypto
 
-from bridge import db
-from bridge.ingest import _Store
+from bridge.infra import db
+from bridge.ingest.store import Store
 from bridge.models import Conversation, Customer, InboundReceipt, Message
 from tests.conftest import make_app
 from tests.factories import OFFICIAL, load_shop, post_acme, push_xml, shop_doc, signed, text_xml
@@ -186,7 +186,7 @@ def test_wrong_app_id_is_refused(app, client, shop):
 def test_no_success_before_the_commit(app, shop, monkeypatch):
     """If storing fails, WeChat gets an error (and retries), never `success`; what the push
     wrote before the failure is rolled back."""
-    real_run = _Store._run
+    real_run = Store._run
 
     def failing_receipt(self, sql, params):
         if "INSERT INTO inbound_receipts" in sql:  # the last write (on PostgreSQL, the only one)
@@ -194,7 +194,7 @@ def test_no_success_before_the_commit(app, shop, monkeypatch):
         return real_run(self, sql, params)
 
     app.config["PROPAGATE_EXCEPTIONS"] = False
-    monkeypatch.setattr(_Store, "_run", failing_receipt)
+    monkeypatch.setattr(Store, "_run", failing_receipt)
     resp = post_acme(app.test_client(), text_xml("o-fail", "我要问个问题"))
     assert resp.status_code == 500 and resp.data != b"success"
     monkeypatch.undo()
@@ -262,8 +262,8 @@ def test_redis_gone_after_the_commit_still_answers_and_keeps_the_message(app, cl
     update (the sweep routes the queue), never the shopper's message or WeChat's answer."""
     import socket
 
-    from bridge.events import Publisher
-    from bridge.redisconn import connect
+    from bridge.events.publish import Publisher
+    from bridge.infra.redisconn import connect
 
     with socket.socket() as s:  # a port nothing listens on: every connection is refused
         s.bind(("127.0.0.1", 0))

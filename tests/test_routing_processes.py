@@ -7,7 +7,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from sqlalchemy import select
 
-from bridge import db
+from bridge.infra import db
 from bridge.models import Conversation
 from tests.routing_load import app_for, churn, observe, overloads, seed
 

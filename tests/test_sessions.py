@@ -17,9 +17,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
-from bridge import db, timers
+from bridge.conversations import timers
+from bridge.infra import db
 from bridge.models import Conversation, Customer, InboundReceipt, Message
-from bridge.shopfile import SETTINGS
+from bridge.shops.file import SETTINGS
 from jobs.sweep import sweep
 from tests.conftest import make_app
 from tests.factories import BurstWorker, load_shop, login, post_acme, post_oa, push_xml, shop_doc, text_xml

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bridge import db
+from bridge.infra import db
 from bridge.models import Agent, AgentGroup, AutoReply, Channel, Group, QuickPhrase, Shop
-from bridge.shopfile import ConfigError, validate
+from bridge.shops.file import ConfigError, validate
 from tests.factories import BASE_SHOP, OTHER_SHOP, login, post_acme, shop_doc, text_xml
 
 TABLES = (Shop, Channel, Group, Agent, AgentGroup, AutoReply, QuickPhrase)

@@ -8,7 +8,7 @@ import threading
 import pytest
 from sqlalchemy import text
 
-from bridge.db import make_engine
+from bridge.infra.db import make_engine
 
 
 def test_a_second_writer_waits_for_the_first_and_every_ending_hands_over(tmp_path):
@@ -59,7 +59,7 @@ def test_the_wal_is_checkpointed_by_a_thread_not_inside_a_writers_commit(tmp_pat
     the process's checkpoint thread copies it into the database file soon after."""
     import time
 
-    from bridge import sqlite_writers
+    from bridge.infra import sqlite_writers
 
     path = tmp_path / "c.sqlite3"
     engine = make_engine(f"sqlite:///{path}")

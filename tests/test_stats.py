@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bridge import db
+from bridge.infra import db
 from bridge.models import Message
 from tests.factories import login, post_acme, text_xml
 

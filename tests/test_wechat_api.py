@@ -1,8 +1,9 @@
-"""WeChat API access (adapters/wechat_api.py) against the fake WeChat server over real HTTP.
+"""WeChat API access (adapters/wechat/api.py) against the fake WeChat server over real HTTP.
 
 The access token is one per app, shared through Redis: these tests count the fetches the
 fake sees, in one process and in several processes started together. Error codes are
-checked for what the caller is told to do next (retry or give up).
+checked for what the caller is told to do next: the contract's neutral outcome (retry
+later, window closed, cap reached, final), with WeChat's code and message kept.
 """
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from typing import Any
 import pytest
 import redis
 
-from adapters.errors import ChannelAPIError
-from adapters.wechat_api import TOKEN_EARLY_REFRESH, WeChatAPI
-# Spawned processes import this module: it imports nothing of the app beyond adapters/.
+# Spawned processes import this module: it imports nothing of the app beyond adapters/
+# and the channel contract they speak.
+from adapters.wechat.api import TOKEN_EARLY_REFRESH, WeChatAPI
+from bridge.channels.contract import SendFailed
 from tests.fake_wechat import ERRMSG, FakeWeChat
 
 APP_ID, SECRET = "wx00000000000000a1", "secret-a1"  # registered in the fake by its fixture
@@ -90,24 +92,25 @@ def test_second_token_error_in_a_row_is_final(fake_wechat, conn):
     api = make_api(fake_wechat, conn)
     fake_wechat.fail_next(SEND, 40001, times=2)
 
-    with pytest.raises(ChannelAPIError) as err:
+    with pytest.raises(SendFailed) as err:
         api.post_json(SEND, TEXT)
 
-    assert err.value.code == "40001" and not err.value.retryable
+    assert (err.value.code, err.value.outcome) == ("40001", "final")
     assert fake_wechat.token_fetches() == 2
     assert len(fake_wechat.sent()) == 2
 
 
-@pytest.mark.parametrize(("errcode", "retryable"), [
-    (-1, True), (45011, True), (45015, False), (45047, False), (40003, False), (48001, False)])
-def test_error_code_says_whether_to_retry(fake_wechat, conn, errcode, retryable):
+@pytest.mark.parametrize(("errcode", "outcome"), [
+    (-1, "retry_later"), (45011, "retry_later"), (45015, "window_closed"), (45047, "cap_reached"),
+    (40003, "final"), (48001, "final")])
+def test_error_code_says_what_to_do_next(fake_wechat, conn, errcode, outcome):
     api = make_api(fake_wechat, conn)
     fake_wechat.fail_next(SEND, errcode)
 
-    with pytest.raises(ChannelAPIError) as err:
+    with pytest.raises(SendFailed) as err:
         api.post_json(SEND, TEXT)
 
-    assert (err.value.code, err.value.retryable) == (str(errcode), retryable)
+    assert (err.value.code, err.value.outcome) == (str(errcode), outcome)
     assert err.value.message == ERRMSG[errcode]
     assert len(fake_wechat.sent()) == 1  # the client itself never retries these
     assert fake_wechat.token_fetches() == 1
@@ -118,16 +121,16 @@ def test_timeout_is_a_retryable_network_error(fake_wechat, conn):
     api.access_token()
     fake_wechat.slow(SEND, 3.0)
 
-    with pytest.raises(ChannelAPIError) as err:
+    with pytest.raises(SendFailed) as err:
         api.post_json(SEND, TEXT)
 
-    assert err.value.code == "network" and err.value.retryable
+    assert (err.value.code, err.value.outcome) == ("network", "retry_later")
 
 
 def test_refused_token_fetch_is_final_and_leaves_no_lock(fake_wechat, conn):
-    with pytest.raises(ChannelAPIError) as err:
+    with pytest.raises(SendFailed) as err:
         make_api(fake_wechat, conn, secret="wrong").post_json(SEND, TEXT)
-    assert err.value.code == "40125" and not err.value.retryable
+    assert (err.value.code, err.value.outcome) == ("40125", "final")
     assert conn.get(f"{PREFIX}:wechat:{APP_ID}:token_lock") is None
     assert conn.get(f"{PREFIX}:wechat:{APP_ID}:access_token") is None
 

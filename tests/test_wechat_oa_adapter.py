@@ -7,9 +7,17 @@ from pathlib import Path
 import pytest
 from wechatpy.crypto import WeChatCrypto
 
-from adapters.errors import InvalidSignature, MalformedRequest, PayloadTooLarge
-from adapters.wechat_oa import WeChatOAAdapter, url_signature
-from bridge.messaging import ChannelConfig, HookRequest, Reply
+from adapters.wechat.oa import WeChatOAAdapter
+from adapters.wechat.signature import url_signature
+from bridge.channels.contract import (
+    ChannelConfig,
+    ChannelRuntime,
+    HookRequest,
+    InvalidSignature,
+    MalformedRequest,
+    PayloadTooLarge,
+    Reply,
+)
 from tests.factories import push_xml, signed
 
 VECTORS = json.loads((Path(__file__).parent / "wechat_vectors.json").read_text())
@@ -17,9 +25,11 @@ VECTORS = json.loads((Path(__file__).parent / "wechat_vectors.json").read_text()
 
 def adapter_for(token: str, aes_key: str | None = None, app_id: str = "wx0000000000000000",
                 now: float | None = None) -> WeChatOAAdapter:
-    channel = ChannelConfig(id=1, shop_id=1, kind="wechat_oa", key="k", app_id=app_id,
-                            token=token, encoding_aes_key=aes_key)
-    return WeChatOAAdapter(channel, clock=(lambda: now) if now else __import__("time").time)
+    settings = {"app_id": app_id, "app_secret": "s", "token": token, "encoding_aes_key": aes_key}
+    channel = ChannelConfig(id=1, shop_id=1, kind="wechat_oa", key="k", settings=settings)
+    runtime = ChannelRuntime(redis=None, key_prefix="{shop:1}", http=None, settings={},
+                             clock=(lambda: now) if now else __import__("time").time)
+    return WeChatOAAdapter(channel, runtime)
 
 
 # -- official vectors (shared/wechat/vectors.json, copied to tests/wechat_vectors.json) ------------
@@ -103,19 +113,21 @@ PUSHES = [
     ("<MsgType><![CDATA[link]]></MsgType><Title><![CDATA[公众平台官网链接]]></Title><Description><![CDATA[d]]></Description><Url><![CDATA[url]]></Url><MsgId>17</MsgId>",
      {"kind": "link", "text": "公众平台官网链接", "media": {"title": "公众平台官网链接", "description": "d", "url": "url"}}),
     ("<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe]]></Event>",
-     {"kind": "event", "event": "subscribe", "event_key": None, "external_id": "ev:fromUser:1348831860:subscribe"}),
+     {"kind": "event", "event": "subscribe", "event_key": None, "external_id": "ev:fromUser:1348831860:subscribe",
+      "follows": True, "entry": {}}),
     ("<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe]]></Event><EventKey><![CDATA[qrscene_123123]]></EventKey><Ticket><![CDATA[TICKET]]></Ticket>",
-     {"kind": "event", "event": "subscribe", "event_key": "123123"}),
+     {"kind": "event", "event": "subscribe", "event_key": "123123", "follows": True, "entry": {"scene": "123123"}}),
     ("<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[unsubscribe]]></Event>",
-     {"kind": "event", "event": "unsubscribe"}),
+     {"kind": "event", "event": "unsubscribe", "follows": False, "entry": {}}),
     ("<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[SCAN]]></Event><EventKey><![CDATA[SCENE_VALUE]]></EventKey><Ticket><![CDATA[TICKET]]></Ticket>",
-     {"kind": "event", "event": "scan", "event_key": "SCENE_VALUE"}),
+     {"kind": "event", "event": "scan", "event_key": "SCENE_VALUE", "follows": None,
+      "entry": {"scene": "SCENE_VALUE"}}),
     ("<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[LOCATION]]></Event><Latitude>23.137466</Latitude><Longitude>113.352425</Longitude><Precision>119.385040</Precision>",
      {"kind": "event", "event": "location", "media": {"latitude": "23.137466", "longitude": "113.352425", "precision": "119.385040"}}),
     ("<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[CLICK]]></Event><EventKey><![CDATA[EVENTKEY]]></EventKey>",
-     {"kind": "event", "event": "click", "event_key": "EVENTKEY"}),
+     {"kind": "event", "event": "click", "event_key": "EVENTKEY", "entry": {"menu": "EVENTKEY"}}),
     ("<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[VIEW]]></Event><EventKey><![CDATA[www.qq.com]]></EventKey><MenuId>MENUID</MenuId>",
-     {"kind": "event", "event": "view", "event_key": "www.qq.com"}),
+     {"kind": "event", "event": "view", "event_key": "www.qq.com", "entry": {}}),
     ("<MsgType><![CDATA[miniprogrampage]]></MsgType><Title><![CDATA[t]]></Title><MsgId>18</MsgId>",
      {"kind": "unknown", "text": None, "external_id": "18"}),
     ("<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[brand_new_event]]></Event>",
@@ -208,11 +220,11 @@ def test_passive_reply_swaps_sender_and_receiver():
     adapter = adapter_for("tok123")
     req = HookRequest("POST", args, data)
     [msg] = adapter.parse(req)
-    xml = adapter.reply_passive(req, msg, Reply("text", "你好")).body
+    xml = adapter.respond(req, msg, Reply("text", "你好")).body
     assert "<ToUserName><![CDATA[shopper]]></ToUserName>" in xml
     assert "<FromUserName><![CDATA[gh_test]]></FromUserName>" in xml
     assert "<Content><![CDATA[你好]]></Content>" in xml
-    assert adapter.reply_passive(req, msg, None).body == "success"
+    assert adapter.respond(req, msg, None).body == "success"
 
 
 def test_safe_mode_reply_is_encrypted_and_signed():
@@ -222,7 +234,7 @@ def test_safe_mode_reply_is_encrypted_and_signed():
     adapter = _safe()
     req = HookRequest("POST", args, data)
     [msg] = adapter.parse(req)
-    envelope = adapter.reply_passive(req, msg, Reply("text", "加密的回答")).body
+    envelope = adapter.respond(req, msg, Reply("text", "加密的回答")).body
     assert "加密的回答" not in envelope
     fields = {t: envelope.split(f"<{t}>")[1].split(f"</{t}>")[0].replace("<![CDATA[", "").replace("]]>", "")
               for t in ("Encrypt", "MsgSignature", "TimeStamp", "Nonce")}

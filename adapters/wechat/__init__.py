@@ -1,0 +1,1 @@
+"""WeChat's protocol, module by module after its own concepts; `oa` (and next `mp`) build on the rest."""

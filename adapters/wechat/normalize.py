@@ -1,0 +1,59 @@
+"""A push's fields → the one normalized message, with what the action means for the bridge.
+
+Unknown message types stay, as unknown. Events say here what they mean: a follow or an
+unfollow, a QR scene scanned (the entry `scene`), a menu key clicked (the entry `menu`).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bridge.channels.contract import InboundMessage, MalformedRequest
+
+_MEDIA_FIELDS = {
+    "image": {"media_id": "MediaId", "pic_url": "PicUrl"},
+    "voice": {"media_id": "MediaId", "format": "Format", "recognition": "Recognition"},
+    "video": {"media_id": "MediaId", "thumb_media_id": "ThumbMediaId"},
+    "shortvideo": {"media_id": "MediaId", "thumb_media_id": "ThumbMediaId"},
+    "location": {"x": "Location_X", "y": "Location_Y", "scale": "Scale", "label": "Label"},
+    "link": {"title": "Title", "description": "Description", "url": "Url"},
+}
+_TEXT_FIELD = {"text": "Content", "voice": "Recognition", "location": "Label", "link": "Title"}
+QR_PREFIX = "qrscene_"  # a follow through a QR code names its scene with this prefix
+
+
+def normalize(channel_key: str, f: Mapping[str, str]) -> InboundMessage:
+    msg_type = f.get("MsgType", "").lower()
+    user = f.get("FromUserName", "")
+    created = f.get("CreateTime", "")
+    if not user or not created.isdigit():
+        raise MalformedRequest("push without FromUserName or CreateTime")
+    common = {"channel_key": channel_key, "user_id": user, "created_at": int(created),
+              "account_id": f.get("ToUserName"), "raw": dict(f)}
+    if msg_type == "event":
+        return _event(f, user, created, common)
+    msg_id = f.get("MsgId") or f"{user}:{created}"
+    kind = msg_type if msg_type in _MEDIA_FIELDS or msg_type == "text" else "unknown"
+    media = None
+    if kind in _MEDIA_FIELDS:
+        media = {name: f[tag] for name, tag in _MEDIA_FIELDS[kind].items() if tag in f}
+    text = f.get(_TEXT_FIELD.get(kind, ""), None) or None
+    return InboundMessage(external_id=msg_id, kind=kind, text=text, media=media, **common)
+
+
+def _event(f: Mapping[str, str], user: str, created: str, common: dict) -> InboundMessage:
+    event = f.get("Event", "").lower()
+    key = f.get("EventKey") or None
+    if event == "subscribe" and key and key.startswith(QR_PREFIX):
+        key = key[len(QR_PREFIX):]
+    entry: dict[str, str] = {}
+    if event in ("subscribe", "scan") and key:
+        entry["scene"] = key
+    elif event == "click" and key:
+        entry["menu"] = key
+    media = None
+    if event == "location":
+        media = {"latitude": f.get("Latitude"), "longitude": f.get("Longitude"),
+                 "precision": f.get("Precision")}
+    follows = {"subscribe": True, "unsubscribe": False}.get(event)
+    return InboundMessage(external_id=f"ev:{user}:{created}:{event}", kind="event", event=event,
+                          event_key=key, entry=entry, follows=follows, media=media, **common)

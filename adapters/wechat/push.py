@@ -1,0 +1,79 @@
+"""Pushes exactly as WeChat sends them: the XML, the URL signature, the AES envelope.
+
+For whoever must play WeChat's part: `flask simulate`, the demo and the tests.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from adapters.wechat.envelope import Envelope, sealed_field
+from adapters.wechat.signature import url_signature
+from bridge.channels.contract import ChannelConfig
+
+MODES = ("plain", "compat", "safe")
+
+
+def push_xml(openid: str, inner: str, created: int | None = None, account: str = "gh_test") -> str:
+    return (f"<xml><ToUserName><![CDATA[{account}]]></ToUserName>"
+            f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+            f"<CreateTime>{created or int(time.time())}</CreateTime>{inner}</xml>")
+
+
+def text_xml(openid: str, content: str, msg_id: int | None = None, created: int | None = None,
+             account: str = "gh_test") -> str:
+    msg_id = msg_id if msg_id is not None else secrets.randbelow(2**62)
+    return push_xml(openid, f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{content}]]></Content>"
+                            f"<MsgId>{msg_id}</MsgId>", created, account)
+
+
+def signed(token: str, body: str | bytes, mode: str = "plain", aes_key: str | None = None,
+           app_id: str | None = None, now: int | None = None) -> tuple[dict[str, str], bytes]:
+    """(query args, body) of a push signed (and for compat/safe, encrypted) as WeChat does."""
+    ts = str(now or int(time.time()))
+    nonce = str(secrets.randbelow(10**9))
+    args = {"signature": url_signature(token, ts, nonce), "timestamp": ts, "nonce": nonce,
+            "openid": "ignored"}
+    plain = body if isinstance(body, str) else body.decode()
+    if mode == "plain":
+        return args, plain.encode()
+    encrypt = sealed_field(Envelope(token, aes_key, app_id).seal(plain, nonce, ts), "Encrypt")
+    args.update(encrypt_type="aes", msg_signature=url_signature(token, ts, nonce, encrypt))
+    if mode == "compat":
+        return args, plain.replace("</xml>", f"<Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>").encode()
+    return args, (f"<xml><ToUserName><![CDATA[gh_test]]></ToUserName>"
+                  f"<Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>").encode()
+
+
+def open_reply(token: str, aes_key: str | None, app_id: str | None, args: dict[str, str], body: str) -> str:
+    """A passive reply as the shopper's WeChat reads it: decrypted when it was sealed."""
+    if args.get("encrypt_type") != "aes" or "<Encrypt>" not in body:
+        return body
+    plain = Envelope(token, aes_key, app_id).open(*(sealed_field(body, tag) for tag in (
+        "Encrypt", "MsgSignature", "TimeStamp", "Nonce")))
+    return plain.decode()
+
+
+@dataclass(frozen=True)
+class OASimulator:
+    """One Official Account channel's pushes, for `flask simulate wechat-oa`."""
+
+    MODES = ("auto", *MODES)
+
+    channel: ChannelConfig
+
+    def text(self, openid: str, text: str, mode: str = "auto") -> tuple[dict[str, str], bytes, str]:
+        """(query args, body, content type) of a text push; mode auto | plain | compat | safe."""
+        s = self.channel.settings
+        if mode == "auto":
+            mode = "safe" if s.get("encoding_aes_key") else "plain"
+        if mode != "plain" and not s.get("encoding_aes_key"):
+            raise LookupError(f"channel {self.channel.key!r} has no encoding_aes_key for {mode} mode")
+        args, body = signed(s["token"], text_xml(openid, text, account="gh_simulator"), mode,
+                            s.get("encoding_aes_key"), s.get("app_id"))
+        return args, body, "text/xml"
+
+    def read_reply(self, args: dict[str, str], body: str) -> str:
+        s = self.channel.settings
+        return open_reply(s["token"], s.get("encoding_aes_key"), s.get("app_id"), args, body)

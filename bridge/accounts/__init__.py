@@ -1,0 +1,1 @@
+"""Agent accounts: passwords, and the login and tokens every web face shares."""

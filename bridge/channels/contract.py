@@ -1,0 +1,208 @@
+"""The channel contract: everything that crosses between adapters/ and the bridge.
+
+Adapters import this module and nothing else of the bridge: no models, services, jobs or
+Flask. Each type is framework-free; each error is named by what the caller does next.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+# Normalized kinds. Anything a channel sends that we do not know becomes "unknown".
+MESSAGE_KINDS = ("text", "image", "voice", "video", "shortvideo", "location", "link", "event", "unknown")
+
+
+# -- the webhook -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HookRequest:
+    """A webhook call as the adapter sees it."""
+
+    method: str
+    args: Mapping[str, str]
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    content_type: str = ""
+
+
+@dataclass(frozen=True)
+class HookResponse:
+    body: str | bytes
+    status: int = 200
+    content_type: str = "text/plain; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """A snapshot of one channel: its row, its kind's settings, and its shop's config version."""
+
+    id: int
+    shop_id: int
+    kind: str
+    key: str
+    settings: Mapping[str, Any] = field(default_factory=dict)  # the kind's declared fields
+    config_version: int = 0
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One thing a shopper did, in one shape for every channel."""
+
+    channel_key: str
+    user_id: str  # the shopper's id on the channel (openid, visitor id)
+    external_id: str  # the channel's dedupe key (MsgId, or sender + time for events)
+    kind: str
+    created_at: int  # unix seconds, as the channel stamped it
+    text: str | None = None
+    media: Mapping[str, Any] | None = None
+    event: str | None = None  # lower-case event name when kind == "event"
+    event_key: str | None = None  # the event's own key (QR scene, menu key, URL), as sent
+    # What the action means for the bridge, decided by the adapter: the entry context it
+    # sets (DESIGN.md, Entry context: "scene", "menu", …) and a follow (True) or unfollow.
+    entry: Mapping[str, str] = field(default_factory=dict)
+    follows: bool | None = None
+    account_id: str | None = None  # the channel's own id (OA: ToUserName, gh_…)
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the bridge answers a shopper with at once (a keyword rule, the robot)."""
+
+    type: str  # text | image
+    text: str | None = None
+    media_id: str | None = None
+
+
+# -- sending -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One message to push to a shopper through a channel's send API."""
+
+    to: str
+    type: str  # text | image
+    text: str | None = None
+    media_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SendWindow:
+    """How many messages a shopper's action lets the bridge push, and for how long."""
+
+    seconds: int
+    quota: int
+    resets: bool = True  # a shopper message starts it over; a follow or click only opens one
+
+
+@dataclass(frozen=True)
+class SendWindowRule:
+    """Which actions open a send window on a channel that limits pushes to one."""
+
+    after_message: SendWindow
+    after_events: Mapping[str, SendWindow] = field(default_factory=dict)
+
+    def for_inbound(self, inbound: InboundMessage) -> SendWindow | None:
+        if inbound.kind == "event":
+            return self.after_events.get(inbound.event or "")
+        return self.after_message
+
+    @property
+    def most(self) -> int:
+        """The largest quota any action grants: a returned slot never raises it past this."""
+        return max([self.after_message.quota, *(w.quota for w in self.after_events.values())])
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a channel kind can do, as the pipeline and the delivery job need to know it."""
+
+    passive_reply: bool  # can answer inside the webhook's response
+    media_upload: bool  # agents' images are uploaded to the channel before they are sent
+    send_window: SendWindowRule | None = None  # None: pushes are not limited to a window
+
+
+@dataclass(frozen=True)
+class ChannelRuntime:
+    """What an adapter may use beyond its channel's settings, handed in by the bridge."""
+
+    redis: Any  # a redis.Redis client: tokens and locks shared by every process
+    key_prefix: str  # the shop's Redis key prefix; an adapter keeps its keys under it
+    http: Any  # a requests.Session of this thread
+    settings: Mapping[str, Any]  # the app's settings (e.g. WECHAT_API_BASE, WECHAT_HTTP_TIMEOUT)
+    clock: Callable[[], float] = time.time
+    signature_max_age: int = 300  # seconds a signed webhook timestamp stays acceptable
+
+
+class Adapter(Protocol):
+    """verify → parse → respond for the webhook; send (and upload) for delivery."""
+
+    def __init__(self, channel: ChannelConfig, runtime: ChannelRuntime) -> None: ...
+    def verify(self, req: HookRequest) -> None: ...
+    def echo(self, req: HookRequest) -> HookResponse: ...
+    def parse(self, req: HookRequest) -> list[InboundMessage]: ...
+    def respond(self, req: HookRequest, inbound: InboundMessage | None, reply: Reply | None) -> HookResponse: ...
+    def send(self, out: OutboundMessage) -> None: ...
+    def upload_image(self, filename: str, content: bytes, content_type: str) -> str: ...
+
+
+# -- errors: a refused webhook call ------------------------------------------------------------
+
+class RequestRejected(Exception):
+    """Refuse the request with this HTTP status; nothing was done."""
+
+    status = 400
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InvalidSignature(RequestRejected):
+    status = 403
+
+
+class MalformedRequest(RequestRejected):
+    status = 400
+
+
+class PayloadTooLarge(RequestRejected):
+    status = 413
+
+
+# -- errors: a send the channel did not take, by what the bridge does next -----------------------
+
+class SendFailed(Exception):
+    """The channel did not take the message. `code` and `message` are the platform's own."""
+
+    outcome = "final"
+
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code, self.message = code, message
+
+
+class RetryLater(SendFailed):
+    """Transient (busy, rate-limited, network): try again with backoff."""
+
+    outcome = "retry_later"
+
+
+class WindowClosed(SendFailed):
+    """The shopper's send window has closed: nothing more until they write again."""
+
+    outcome = "window_closed"
+
+
+class CapReached(SendFailed):
+    """The window's message cap is spent."""
+
+    outcome = "cap_reached"
+
+
+class SendRefused(SendFailed):
+    """Final: the channel refused this message, and sending it again would not help."""
+
+    outcome = "final"

@@ -1,0 +1,87 @@
+"""The one place that names each channel kind: its webhook URL segment, its fields in the shop
+file and their checks, its capabilities, its adapter (and its simulator, where there is one).
+
+Everything else asks here: the webhook view, the shop-file checks and loader, delivery, the
+CLI's `simulate`, the embedded banner. Adding a channel is an adapter module and an entry.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.wechat.oa import SEND_WINDOW as OA_SEND_WINDOW
+from adapters.wechat.oa import WeChatOAAdapter
+from adapters.wechat.push import OASimulator
+from bridge.channels.contract import Adapter, Capabilities, ChannelConfig, ChannelRuntime
+from bridge.checks import REQUIRED, Check, one_of, optional, string
+
+
+@dataclass(frozen=True)
+class ChannelKind:
+    kind: str  # the shop file's `kind`, stored on the channel
+    title: str  # what people call it
+    segment: str | None  # its webhook is /hooks/<segment>/<channel key>; None: it has none
+    fields: Mapping[str, tuple[Check, Any]]  # the shop file's fields beyond kind and key
+    capabilities: Capabilities
+    adapter: Callable[[ChannelConfig, ChannelRuntime], Adapter] | None = None  # None: not served yet
+    simulator: Callable[[ChannelConfig], Any] | None = None  # plays the platform's part
+
+
+_WECHAT_APP = {
+    "app_id": (string(18, re.compile(r"^wx[0-9A-Za-z]{16}$"), "wx followed by 16 letters or digits"), REQUIRED),
+    "app_secret": (string(128), REQUIRED),
+    "token": (string(32, re.compile(r"^[A-Za-z0-9]{3,32}$"), "3 to 32 letters or digits"), REQUIRED),
+    "encoding_aes_key": (optional(string(43, re.compile(r"^[A-Za-z0-9]{43}$"), "43 letters or digits")), None),
+}
+
+KINDS: dict[str, ChannelKind] = {}
+
+
+def register(entry: ChannelKind) -> ChannelKind:
+    if entry.kind in KINDS or (entry.segment and any(k.segment == entry.segment for k in KINDS.values())):
+        raise ValueError(f"channel kind {entry.kind!r} or segment {entry.segment!r} is taken")
+    KINDS[entry.kind] = entry
+    return entry
+
+
+def unregister(kind: str) -> None:
+    KINDS.pop(kind, None)
+
+
+def get(kind: str) -> ChannelKind:
+    return KINDS[kind]
+
+
+def served(segment: str) -> ChannelKind | None:
+    """The kind whose webhook lives at /hooks/SEGMENT, if it is served."""
+    for entry in KINDS.values():
+        if segment and entry.segment == segment and entry.adapter is not None:
+            return entry
+    return None
+
+
+def adapter(channel: ChannelConfig, runtime: ChannelRuntime) -> Adapter:
+    entry = KINDS[channel.kind]
+    if entry.adapter is None:
+        raise LookupError(f"channel kind {channel.kind!r} has no adapter yet")
+    return entry.adapter(channel, runtime)
+
+
+register(ChannelKind(
+    kind="wechat_oa", title="Official Account", segment="wechat-oa", fields=_WECHAT_APP,
+    capabilities=Capabilities(passive_reply=True, media_upload=True, send_window=OA_SEND_WINDOW),
+    adapter=WeChatOAAdapter, simulator=OASimulator,
+))
+# Declared so that shop files naming them load; their adapters come with their issues.
+register(ChannelKind(
+    kind="wechat_mp", title="Mini Program", segment="wechat-mp",
+    fields={**_WECHAT_APP, "data_format": (one_of("json", "xml"), "json")},
+    capabilities=Capabilities(passive_reply=False, media_upload=True),
+))
+register(ChannelKind(
+    kind="widget", title="web widget", segment=None,  # the widget's own pages, not a webhook
+    fields={"secret": (string(128, re.compile(r"^.{16,}$"), "at least 16 characters"), REQUIRED)},
+    capabilities=Capabilities(passive_reply=False, media_upload=False),
+))

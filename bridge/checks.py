@@ -1,0 +1,100 @@
+"""The checks config files are validated with (shop files, channel fields): each takes
+(value, path) and returns the value with defaults filled in, or raises ConfigError naming
+the field."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class ConfigError(Exception):
+    def __init__(self, path: str, message: str):
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+Check = Callable[[Any, str], Any]
+REQUIRED = object()
+
+
+def obj(spec: dict[str, tuple[Check, Any]]) -> Check:
+    """An object with exactly these keys; (check, default) per key, REQUIRED for required."""
+
+    def check(value: Any, path: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise ConfigError(path or "file", "must be an object")
+        for key in value:
+            if key not in spec:
+                raise ConfigError(f"{path}.{key}" if path else str(key), "unknown key")
+        out = {}
+        for key, (inner, default) in spec.items():
+            sub = f"{path}.{key}" if path else key
+            if key in value:
+                out[key] = inner(value[key], sub)
+            elif default is REQUIRED:
+                raise ConfigError(sub, "is required")
+            else:
+                out[key] = default() if callable(default) else default
+        return out
+
+    return check
+
+
+def list_of(inner: Check, max_items: int = 1000, min_items: int = 0) -> Check:
+    def check(value: Any, path: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise ConfigError(path, "must be a list")
+        if not min_items <= len(value) <= max_items:
+            raise ConfigError(path, f"must have {min_items} to {max_items} items")
+        return [inner(item, f"{path}[{i}]") for i, item in enumerate(value)]
+
+    return check
+
+
+def string(max_len: int = 200, pattern: re.Pattern[str] | None = None, what: str = "",
+           allow_empty: bool = False) -> Check:
+    def check(value: Any, path: str) -> str:
+        if not isinstance(value, str):
+            raise ConfigError(path, "must be a string")
+        if not allow_empty and not value.strip():
+            raise ConfigError(path, "must not be empty")
+        if len(value) > max_len:
+            raise ConfigError(path, f"must be at most {max_len} characters")
+        if pattern is not None and not pattern.match(value):
+            raise ConfigError(path, f"must be {what or pattern.pattern}")
+        return value
+
+    return check
+
+
+def integer(lo: int, hi: int) -> Check:
+    def check(value: Any, path: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(path, "must be a whole number")
+        if not lo <= value <= hi:
+            raise ConfigError(path, f"must be between {lo} and {hi}")
+        return value
+
+    return check
+
+
+def optional(inner: Check) -> Check:
+    return lambda value, path: None if value is None else inner(value, path)
+
+
+def boolean(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(path, "must be true or false")
+    return value
+
+
+def one_of(*choices: str) -> Check:
+    def check(value: Any, path: str) -> str:
+        if value not in choices:
+            raise ConfigError(path, f"must be one of {', '.join(choices)}")
+        return value
+
+    return check

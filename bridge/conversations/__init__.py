@@ -1,0 +1,1 @@
+"""Conversations after a shopper arrives: assignment, lifecycle, notices, and the timers."""

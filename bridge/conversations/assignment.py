@@ -1,0 +1,202 @@
+"""Applying routing decisions: the shop lock, the snapshot, the drain.
+
+Every change to who serves whom — routing a new shopper, ending, transferring, accepting,
+an agent's status or capacity — runs under its shop's lock (a row lock on the shop in
+PostgreSQL; SQLite serializes all writers anyway), loads a snapshot, asks the pure engine
+(bridge/routing.py), applies the answer and commits. One shop's changes are serial, shops
+are independent — so capacity is never exceeded and nobody is assigned twice.
+"""
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, literal, select, tuple_
+from sqlalchemy.orm import Session
+
+from bridge.conversations import notices
+from bridge.effects import Effects
+from bridge.events import names
+from bridge.models import WAITING_STATES, Agent, AgentGroup, Conversation, Customer, EntryRoute, Group, Shop
+from bridge.routing import (
+    AgentState,
+    Decision,
+    Request,
+    RouteRule,
+    ShopRules,
+    Waiting,
+    decide,
+    drain,
+)
+
+
+def lock_shop(session: Session, shop_id: int) -> Shop:
+    return session.execute(select(Shop).where(Shop.id == shop_id).with_for_update()).scalar_one()
+
+
+def shop_rules(session: Session, shop: Shop) -> ShopRules:
+    s = shop.settings
+    groups = dict(session.execute(select(Group.key, Group.id).where(Group.shop_id == shop.id)).all())
+    routes = tuple(
+        RouteRule(when=r.when, group_id=groups[r.group_key])
+        for r in session.scalars(select(EntryRoute).where(EntryRoute.shop_id == shop.id)
+                                 .order_by(EntryRoute.position))
+        if r.group_key in groups)
+    return ShopRules(strategy=s.get("routing", "least_load"), queue_order=s.get("queue_order", "fifo"),
+                     customer_chooses_agent=s.get("customer_chooses_agent", False),
+                     working_hours=tuple(s.get("working_hours", ())), timezone=shop.timezone,
+                     routes=routes)
+
+
+def active_loads(session: Session, shop_id: int) -> dict[int, int]:
+    """How many active conversations each of the shop's agents has (absent: none)."""
+    return dict(session.execute(
+        select(Conversation.agent_id, func.count()).where(
+            Conversation.shop_id == shop_id, Conversation.state == "active")
+        .group_by(Conversation.agent_id)).all())
+
+
+def agent_states(session: Session, shop_id: int) -> dict[int, AgentState]:
+    active = active_loads(session, shop_id)
+    groups: dict[int, set[int]] = defaultdict(set)
+    for agent_id, group_id in session.execute(
+            select(AgentGroup.agent_id, AgentGroup.group_id).where(AgentGroup.shop_id == shop_id)):
+        groups[agent_id].add(group_id)
+    return {
+        a.id: AgentState(id=a.id, status=a.status, max_concurrent=a.max_concurrent,
+                         active=active.get(a.id, 0), weight=a.weight, groups=frozenset(groups[a.id]),
+                         last_assigned_at=a.last_assigned_at.timestamp() if a.last_assigned_at else None)
+        for a in session.scalars(select(Agent).where(Agent.shop_id == shop_id, Agent.active.is_(True)))
+    }
+
+
+def _recent_agents(session: Session, shop: Shop, customer_ids: list[int], now: datetime) -> dict[int, int]:
+    """Each shopper's agent of the last `recent_contact_hours`, the latest one."""
+    hours = shop.settings.get("recent_contact_hours", 72)
+    if not hours or not customer_ids:
+        return {}
+    rows = session.execute(
+        select(Conversation.customer_id, Conversation.agent_id, Conversation.assigned_at)
+        .where(Conversation.shop_id == shop.id, Conversation.customer_id.in_(customer_ids),
+               Conversation.agent_id.is_not(None),
+               Conversation.assigned_at >= now - timedelta(hours=hours))
+        .order_by(Conversation.assigned_at)).all()
+    return {customer_id: agent_id for customer_id, agent_id, _ in rows}  # later rows win
+
+
+def build_request(conversation: Conversation, customer: Customer, usernames: dict[str, int],
+                  recent: dict[int, int]) -> Request:
+    context = {k: v for k, v in (("scene", customer.entry_scene), ("menu", customer.entry_menu)) if v}
+    chosen = None
+    for value in (customer.entry_scene, customer.entry_menu):
+        if value and value.startswith("agent_"):
+            chosen = usernames.get(value[len("agent_"):])
+    return Request(conversation_id=conversation.id, context=context, chosen_agent_id=chosen,
+                   recent_agent_id=recent.get(customer.id),
+                   exclusive_agent_id=customer.exclusive_agent_id, group_id=conversation.group_id)
+
+
+def assign(session: Session, effects: Effects, shop: Shop, conversation: Conversation, agent: Agent,
+           group_id: int | None, now: datetime) -> None:
+    conversation.state, conversation.agent_id, conversation.assigned_at = "active", agent.id, now
+    conversation.group_id = group_id if group_id is not None else conversation.group_id
+    conversation.routed_at = conversation.routed_at or now
+    agent.last_assigned_at = now
+    effects.publish(names.CONVERSATION_ASSIGNED, conversation.id, agent.id, queue=True)
+    notices.send_notice(session, effects, shop.settings, conversation, "welcome", now, agent=agent.name)
+
+
+QUEUE_PAGE = 200
+
+
+def _queue_rows(session: Session, shop: Shop, order: str, skip: int, limit: int, unrouted: bool = False):
+    """Waiting conversations in drain order, a page at a time."""
+    keys = (Conversation.queued_at, Conversation.id)
+    query = (select(Conversation, Customer).join(Customer, Customer.id == Conversation.customer_id)
+             .where(Conversation.shop_id == shop.id, Conversation.state.in_(WAITING_STATES))
+             .order_by(*(k.desc() for k in keys) if order == "lifo" else keys)
+             .offset(skip).limit(limit))
+    if unrouted:
+        query = query.where(Conversation.routed_at.is_(None))
+    return session.execute(query).all()
+
+
+def _requests(session: Session, shop: Shop, rows, usernames: dict[str, int], now: datetime) -> list[Waiting]:
+    recent = _recent_agents(session, shop, [cu.id for _, cu in rows], now)
+    return [Waiting(build_request(c, cu, usernames, recent), c.queued_at.timestamp()) for c, cu in rows]
+
+
+def dispatch_locked(session: Session, effects: Effects, shop: Shop, now: datetime,
+                    rng: random.Random | None = None) -> list[tuple[int, Decision]]:
+    """Drain the shop's queue in order, then tell newly arrived shoppers where they stand.
+
+    The queue is read a page at a time, only as far as there are free seats, so a busy shop
+    with a long queue pays for the seats it fills, not for the length of its queue.
+    The caller holds the shop lock and commits (through `effects`).
+    """
+    rules = shop_rules(session, shop)
+    agents = agent_states(session, shop.id)
+    usernames = dict(session.execute(select(Agent.username, Agent.id).where(Agent.shop_id == shop.id)).all())
+    made: list[tuple[int, Decision]] = []
+    skip = 0
+    while seats := sum(a.room for a in agents.values() if a.available):
+        limit = min(QUEUE_PAGE, max(16, 2 * seats))  # one freed seat reads a short page
+        rows = _queue_rows(session, shop, rules.queue_order, skip, limit)
+        if not rows:
+            break
+        conversations = {c.id: c for c, _ in rows}
+        page = drain(_requests(session, shop, rows, usernames, now), agents.values(), rules, now, rng)
+        agent_rows = {a.id: a for a in session.scalars(select(Agent).where(Agent.id.in_(
+            {d.agent_id for _, d in page})))} if page else {}
+        for conversation_id, decision in page:
+            assign(session, effects, shop, conversations[conversation_id], agent_rows[decision.agent_id],
+                   decision.group_id, now)
+            # One drain's assignments keep their order, so round robin rotates on from the last.
+            agent_rows[decision.agent_id].last_assigned_at = now + timedelta(microseconds=len(made))
+            state = agents[decision.agent_id]
+            agents[state.id] = replace(state, active=state.active + 1)
+            made.append((conversation_id, decision))
+        session.flush()
+        skip += len(rows) - len(page)
+        if len(rows) < limit:
+            break
+    _tell_newcomers(session, effects, shop, rules, agents, usernames, now)
+    return made
+
+
+def _tell_newcomers(session, effects, shop, rules, agents, usernames, now) -> None:
+    """Shoppers routed for the first time and not assigned: queue position or leave-a-message."""
+    rows = _queue_rows(session, shop, rules.queue_order, 0, 1000, unrouted=True)
+    for item, (conversation, _) in zip(_requests(session, shop, rows, usernames, now), rows):
+        decision = decide(item.request, agents.values(), rules, now)
+        conversation.routed_at = now
+        if decision.action == "wait":
+            conversation.state = "waiting"
+            notices.send_notice(session, effects, shop.settings, conversation, decision.notice, now)
+        else:
+            # The group is not stored: it follows from the entry context at every drain, and a
+            # stored group would read as a transfer's and skip the shopper's own agents.
+            conversation.state = "queued"
+            notices.send_notice(session, effects, shop.settings, conversation, "queue", now,
+                                position=_position(session, shop, conversation, rules.queue_order))
+        effects.publish(names.CONVERSATION_QUEUED, conversation.id, queue=True, state=conversation.state)
+
+
+def _position(session: Session, shop: Shop, conversation: Conversation, order: str) -> int:
+    """1-based place in the drain order: how many wait ahead, plus one."""
+    mine = tuple_(Conversation.queued_at, Conversation.id)
+    here = tuple_(literal(conversation.queued_at, Conversation.queued_at.type), literal(conversation.id))
+    ahead = mine > here if order == "lifo" else mine < here
+    return 1 + session.scalar(select(func.count()).select_from(Conversation).where(
+        Conversation.shop_id == shop.id, Conversation.state.in_(WAITING_STATES), ahead))
+
+
+def dispatch(session: Session, shop_id: int, now: datetime) -> int:
+    """Route the shop's waiting shoppers now; returns how many were assigned."""
+    effects = Effects(shop_id)
+    shop = lock_shop(session, shop_id)
+    made = dispatch_locked(session, effects, shop, now)
+    effects.commit(session)
+    return len(made)

@@ -1,0 +1,205 @@
+"""A conversation after routing: replies and their timing, transfer, end, ratings, timers.
+
+Anything that frees or takes an agent's capacity runs under the shop lock and drains the
+queue before it commits (conversations/assignment.py). The shopper's answer to a rating
+card is taken where their message is stored (ingest/pipeline.py).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bridge.conversations import notices
+from bridge.conversations.assignment import agent_states, assign, dispatch_locked, lock_shop, shop_rules
+from bridge.effects import Effects
+from bridge.errors import Conflict
+from bridge.events import names
+from bridge.models import WAITING_STATES, Agent, Conversation, Message, Shop
+from bridge.routing import Request, decide
+
+
+def _locked(session: Session, conversation_id: int) -> tuple[Conversation, Shop, Effects]:
+    """The conversation, re-read after taking its shop's lock, and the effects to commit."""
+    conversation = session.get(Conversation, conversation_id)
+    shop = lock_shop(session, conversation.shop_id)
+    session.refresh(conversation)
+    return conversation, shop, Effects(conversation.shop_id)
+
+
+def record_agent_reply(session: Session, conversation: Conversation, now: datetime) -> None:
+    """An agent answered: every waiting shopper message is answered now; the clock stops."""
+    session.execute(update(Message).where(
+        Message.conversation_id == conversation.id, Message.direction == "in",
+        Message.responded_at.is_(None)).values(responded_at=now))
+    conversation.awaiting_reply_since = None
+    if conversation.first_response_at is None and conversation.assigned_at is not None:
+        conversation.first_response_at = now
+
+
+FAST_REPLY_SECONDS = 180  # the 3-minute response rate: answered within this
+
+
+def reply_seconds(asked: datetime, answered: datetime, assigned_at: datetime | None) -> float:
+    """How long the agent took over a shopper message: from the message, or from the
+    assignment if the message came first (time in the queue is not the agent's)."""
+    return (answered - max(asked, assigned_at or asked)).total_seconds()
+
+
+def can_reply(conversation: Conversation, history_hours: int, now: datetime) -> bool:
+    if conversation.state == "active":
+        return True
+    return (conversation.state == "ended" and conversation.ended_at is not None
+            and now - conversation.ended_at <= timedelta(hours=history_hours))
+
+
+def end(session: Session, conversation_id: int, now: datetime, reason: str,
+        idle_before: datetime | None = None) -> Conversation:
+    """End a conversation, free its agent, drain the queue, send the rating card if wanted.
+
+    `idle_before` (the idle timer): only if the shopper is still answered and silent since
+    before it — re-checked under the lock, as a message may have arrived since the sweep read.
+    """
+    conversation, shop, effects = _locked(session, conversation_id)
+    if conversation.state == "ended":
+        raise Conflict("the conversation has already ended")
+    if idle_before is not None and (
+            conversation.state != "active" or conversation.awaiting_reply_since is not None
+            or conversation.last_customer_message_at is None
+            or conversation.last_customer_message_at >= idle_before):
+        raise Conflict("the shopper is no longer idle")
+    served_by = conversation.agent
+    conversation.state, conversation.ended_at, conversation.end_reason = "ended", now, reason
+    effects.publish(names.CONVERSATION_ENDED, conversation.id, conversation.agent_id, queue=True, reason=reason)
+    if served_by is not None and shop.settings.get("rating_on_end", True) and conversation.rated_at is None:
+        _invite_rating(session, effects, shop.settings, conversation, served_by, now)
+    dispatch_locked(session, effects, shop, now)
+    effects.commit(session)
+    return conversation
+
+
+def invite_rating(session: Session, conversation: Conversation, now: datetime) -> None:
+    if conversation.agent is None:
+        raise Conflict("only a conversation an agent served can be rated")
+    if conversation.rated_at is not None:
+        raise Conflict("the shopper has rated this conversation already")
+    effects = Effects(conversation.shop_id)
+    settings = conversation.channel.shop.settings
+    _invite_rating(session, effects, settings, conversation, conversation.agent, now)
+    effects.commit(session)
+
+
+def _invite_rating(session, effects, settings, conversation, agent, now) -> None:
+    conversation.rating_invited_at = now
+    conversation.customer.rating_conversation_id = conversation.id
+    notices.send_notice(session, effects, settings, conversation, "rating", now, agent=agent.name)
+
+
+def transfer(session: Session, conversation_id: int, now: datetime, agent_id: int | None = None,
+             group_id: int | None = None) -> Conversation:
+    """To an agent with room (now), or to a group (back to the queue, for that group)."""
+    conversation, shop, effects = _locked(session, conversation_id)
+    if conversation.state == "ended":
+        raise Conflict("an ended conversation cannot be transferred")
+    previous = conversation.agent_id
+    if agent_id is not None:
+        target = session.get(Agent, agent_id)
+        if target.id == previous:
+            raise Conflict("the conversation is already with this agent")
+        if target.status == "offline":
+            raise Conflict(f"{target.name} is offline")
+        load = _active_count(session, target.id)
+        if load >= target.max_concurrent:
+            raise Conflict(f"{target.name} has no room ({load}/{target.max_concurrent})")
+        assign(session, effects, shop, conversation, target, group_id, now)
+    else:
+        conversation.state, conversation.agent_id, conversation.group_id = "queued", None, group_id
+        conversation.assigned_at, conversation.routed_at = None, None
+        conversation.queued_at = now
+    effects.publish(names.CONVERSATION_TRANSFERRED, conversation.id, previous, queue=True,
+                    to_agent=agent_id, to_group=group_id)
+    dispatch_locked(session, effects, shop, now)
+    effects.commit(session)
+    return conversation
+
+
+def _active_count(session: Session, agent_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Conversation).where(
+        Conversation.agent_id == agent_id, Conversation.state == "active"))
+
+
+def accept(session: Session, conversation_id: int, agent: Agent, now: datetime) -> Conversation:
+    """An agent picks a shopper from the queue, within its capacity."""
+    conversation, shop, effects = _locked(session, conversation_id)
+    session.refresh(agent)
+    if not shop.settings.get("allow_pick", True):
+        raise Conflict("this shop does not let agents pick from the queue")
+    if conversation.state not in WAITING_STATES:
+        raise Conflict(f"the conversation is {conversation.state}, not in the queue")
+    if agent.status == "offline":
+        raise Conflict("go online or busy before taking shoppers")
+    if _active_count(session, agent.id) >= agent.max_concurrent:
+        raise Conflict("you have no room left (capacity reached)")
+    assign(session, effects, shop, conversation, agent, conversation.group_id, now)
+    effects.commit(session)
+    return conversation
+
+
+def set_status(session: Session, agent: Agent, now: datetime, status: str | None = None,
+               max_concurrent: int | None = None, force: bool = False) -> Agent:
+    """Online, busy (keeps its shoppers, takes none) or offline; capacity 1–50."""
+    effects = Effects(agent.shop_id)
+    shop = lock_shop(session, agent.shop_id)
+    session.refresh(agent)
+    if status == "offline" and agent.status != "offline":
+        mine = session.scalars(select(Conversation).where(Conversation.agent_id == agent.id,
+                                                          Conversation.state == "active")).all()
+        if mine and not force:
+            raise Conflict(f"you still have {len(mine)} active conversations; end or transfer them, "
+                           "or go offline with force to put them back in the queue")
+        for conversation in mine:  # back to the queue, at the place they first queued
+            conversation.state, conversation.agent_id, conversation.assigned_at = "queued", None, None
+            conversation.queued_at = conversation.queued_at or now
+            conversation.routed_at = None  # routed afresh: told where they stand if nobody takes them
+            effects.publish(names.CONVERSATION_REQUEUED, conversation.id, agent.id, queue=True)
+    if status is not None:
+        agent.status = status
+    if max_concurrent is not None:
+        agent.max_concurrent = max_concurrent
+    effects.publish(names.AGENT_UPDATED, 0, agent.id, status=agent.status, max_concurrent=agent.max_concurrent)
+    session.flush()
+    dispatch_locked(session, effects, shop, now)
+    effects.commit(session)
+    return agent
+
+
+def reassign(session: Session, conversation_id: int, now: datetime, cutoff: datetime | None = None) -> bool:
+    """The agent left the shopper unanswered too long: another agent with room takes over.
+
+    `cutoff`: only if the shopper has waited since before it, and the agent has had the
+    shopper since before it (re-checked under the lock).
+    """
+    conversation, shop, effects = _locked(session, conversation_id)
+    if conversation.state != "active" or conversation.awaiting_reply_since is None or (
+            cutoff is not None and not _waited_since_before(conversation, cutoff)):
+        session.rollback()
+        return False
+    request = Request(conversation.id, group_id=conversation.group_id, exclude_agent_id=conversation.agent_id)
+    decision = decide(request, agent_states(session, shop.id).values(), shop_rules(session, shop), now)
+    if decision.action != "assign":
+        session.rollback()
+        return False
+    previous = conversation.agent_id
+    assign(session, effects, shop, conversation, session.get(Agent, decision.agent_id), decision.group_id, now)
+    effects.publish(names.CONVERSATION_REASSIGNED, conversation.id, previous, from_agent=previous)
+    dispatch_locked(session, effects, shop, now)
+    effects.commit(session)
+    return True
+
+
+def _waited_since_before(conversation: Conversation, cutoff: datetime) -> bool:
+    """An agent's time to answer runs from the shopper's message or from the assignment,
+    whichever is later: waiting in the queue, or for the previous agent, is not this agent's."""
+    return (conversation.awaiting_reply_since < cutoff
+            and (conversation.assigned_at is None or conversation.assigned_at < cutoff))

@@ -1,0 +1,17 @@
+"""The live events' names, and who each one is for.
+
+An event is a JSON object: `type`, `conversation_id`, its audience (`agent_id`, `queue`,
+`shopper_id`) and what else its type carries. A Redis message is one commit's events as a
+JSON list (events.publish); each becomes its own SSE frame for whoever may see it.
+"""
+from __future__ import annotations
+
+MESSAGE_CREATED = "message.created"
+CONVERSATION_QUEUED = "conversation.queued"
+CONVERSATION_ASSIGNED = "conversation.assigned"
+CONVERSATION_TRANSFERRED = "conversation.transferred"
+CONVERSATION_REASSIGNED = "conversation.reassigned"
+CONVERSATION_REQUEUED = "conversation.requeued"
+CONVERSATION_ENDED = "conversation.ended"
+CONVERSATION_RATED = "conversation.rated"
+AGENT_UPDATED = "agent.updated"

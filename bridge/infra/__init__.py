@@ -1,0 +1,1 @@
+"""Infrastructure: the database engines and sessions, the Redis connection, the job queue."""

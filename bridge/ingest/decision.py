@@ -1,0 +1,73 @@
+"""What a shopper's message asks of the bridge, decided from the message and the shop alone.
+
+Pure: no database, no Flask, no Redis (like bridge/routing.py). The store then applies the
+decision to the conversation as it is in the database at that moment.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.autoreply import Matcher, fold
+from bridge.channels.contract import InboundMessage, Reply
+from bridge.models import WAITING_STATES
+
+HANDOFF = ("人工", "转人工", "人工客服", "找人工", "真人", "human", "agent")
+# While a human serves the shopper, keyword rules stay quiet.
+BOT_ANSWERS_IN = ("bot", *WAITING_STATES)
+# A rating is one digit 1–5 on its own: "5", "5分", "5 很好". A longer number (an order
+# number, a phone number, "12件") is a message, not a rating.
+RATING = re.compile(r"^\s*([1-5])(?!\d)\s*[分星]?\s*[,，.。:：;；!！\s-]*(.*)$", re.S)
+
+
+def asks_for_human(text: str | None) -> bool:
+    return bool(text) and (fold(text) in HANDOFF or "转人工" in text)
+
+
+def rating_of(text: str | None) -> tuple[int, str | None] | None:
+    """(score, comment) if TEXT reads as an answer to a rating card."""
+    match = RATING.match(text or "")
+    if match is None:
+        return None
+    return int(match.group(1)), match.group(2).strip()[:500] or None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The bot's answer, and the conversation states in which it gives it."""
+
+    reply: Reply
+    source: Mapping[str, Any]  # kept on the bot's message: which rule, or the robot's fallback
+    states: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Decision:
+    leaves_bot: bool  # a conversation with the bot goes to routing
+    answer: Answer | None = None
+    rating: tuple[int, str | None] | None = None  # if a rating card is pending, this is the answer
+    handoff: bool = False  # the shopper asked for a human
+
+
+def decide(inbound: InboundMessage, matcher: Matcher, settings: Mapping[str, Any]) -> Decision:
+    """Hand-off, a keyword rule, the robot's fallback (robot-first shops), or routing."""
+    is_chat = inbound.kind in ("text", "voice")
+    handoff = is_chat and asks_for_human(inbound.text)
+    rule = matcher.match(inbound.text) if is_chat and not handoff else None
+    robot_first = bool(settings.get("robot_first"))
+    fallback = (settings.get("robot_fallback_message") or None) if robot_first else None
+    if rule is not None:
+        reply = Reply(type=rule.reply.get("type", "text"), text=rule.reply.get("text"),
+                      media_id=rule.reply.get("media_id"))
+        answer = Answer(reply, {"auto_reply_id": rule.id}, BOT_ANSWERS_IN)
+    elif fallback and not handoff:
+        answer = Answer(Reply(type="text", text=fallback), {"robot_fallback": True}, ("bot",))
+    else:
+        answer = None
+    rating = rating_of(inbound.text) if inbound.kind == "text" else None
+    # A hand-off request always goes to routing; otherwise, unless a rule (or a robot-first
+    # shop) answers.
+    return Decision(leaves_bot=handoff or (rule is None and not robot_first), answer=answer,
+                    rating=rating, handoff=handoff)

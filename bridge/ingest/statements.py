@@ -1,0 +1,126 @@
+"""ingest's SQL: each write written once, as a template, put together two ways.
+
+As statements of their own (SQLite, and PostgreSQL's step-by-step path) and as PostgreSQL's
+one statement. `{source}` is where a row comes from: nowhere ("WHERE true": SQLite needs a
+WHERE before an upsert's ON CONFLICT) or the row an earlier step returned. Parameters are
+named `:name` and adapted per driver by `for_driver`.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+SHOPPER_INSERT = """
+INSERT INTO customers (shop_id, channel_id, external_id, last_inbound_at, window_expires_at,
+                       window_quota, created_at)
+SELECT :shop_id, :channel_id, {openid}, :stamp, :window_expires_at, :window_quota, :stamp
+WHERE true
+ON CONFLICT (channel_id, external_id) DO UPDATE SET
+    last_inbound_at = excluded.last_inbound_at,
+    window_expires_at = CASE WHEN :has_window THEN excluded.window_expires_at
+                             ELSE customers.window_expires_at END,
+    window_quota = CASE WHEN :has_window THEN excluded.window_quota ELSE customers.window_quota END
+RETURNING id, rating_conversation_id"""
+
+# A new conversation starts as the message leaves it; an open one moves on from the state it
+# has when the row is locked. The predicate is the partial index's own, verbatim.
+CONVERSATION_INSERT = """
+INSERT INTO conversations (shop_id, channel_id, customer_id, state, queued_at,
+                           last_customer_message_at, awaiting_reply_since, created_at)
+SELECT :shop_id, :channel_id, {shopper}, :new_state, :new_queued_at, :stamp, :new_awaiting, :stamp
+{source}
+ON CONFLICT (customer_id) WHERE state != 'ended' DO UPDATE SET
+    state = CASE WHEN conversations.state = 'bot' AND :leaves_bot THEN 'queued'
+                 ELSE conversations.state END,
+    queued_at = CASE WHEN conversations.state = 'bot' AND :leaves_bot THEN excluded.created_at
+                     ELSE conversations.queued_at END,
+    routed_at = CASE WHEN conversations.state = 'bot' AND :leaves_bot THEN NULL
+                     ELSE conversations.routed_at END,
+    last_customer_message_at = excluded.last_customer_message_at,
+    awaiting_reply_since = CASE WHEN conversations.state = 'bot' AND NOT :leaves_bot
+                                THEN conversations.awaiting_reply_since
+                                ELSE COALESCE(conversations.awaiting_reply_since, excluded.created_at) END
+RETURNING id, state, agent_id, created_at, queued_at"""
+
+MESSAGE_INSERT = """
+INSERT INTO messages (id, shop_id, conversation_id, direction, sender, type, text, media, raw,
+                      external_id, delivery, attempts, created_at, updated_at)
+SELECT {id}, :shop_id, {conversation}, {direction}, {sender}, {type}, {text}, {media}, {raw},
+       {external_id}, {delivery}, 0, :stamp, :stamp
+{source}
+RETURNING id"""
+
+RECEIPT_INSERT = """
+INSERT INTO inbound_receipts (shop_id, channel_id, external_id, kind, customer_id, message_id,
+                              reply_message_id, payload, created_at)
+SELECT :shop_id, :channel_id, :external_id, :kind, {customer}, {message}, {reply}, :payload, :stamp
+{source}"""
+
+_COLUMNS = ("direction", "sender", "type", "text", "media", "raw", "external_id", "delivery")
+
+UPSERT_SHOPPER = SHOPPER_INSERT.format(openid=":external_id")
+UPSERT_CONVERSATION = CONVERSATION_INSERT.format(
+    shopper="(SELECT id FROM customers WHERE channel_id = :channel_id AND external_id = :external_id)",
+    source="WHERE true")
+ADD_MESSAGE = MESSAGE_INSERT.format(
+    id="COALESCE(:id, {next_id})", conversation=":conversation_id", source="",
+    **{column: f":{column}" for column in _COLUMNS})
+TAKE_RECEIPT = RECEIPT_INSERT.format(customer=":customer_id", message=":message_id",
+                                     reply=":reply_message_id", source="")
+
+# PostgreSQL: the same writes as one statement, each reading the rows the one before returned.
+# The shopper's row is locked first, as above, so two pushes of one shopper still take turns,
+# and a taken receipt fails the statement with everything in it. The bot's answer is written
+# only if the conversation is in one of the states `reply_states` names.
+PUSH_MESSAGE = f"""
+WITH shopper AS ({SHOPPER_INSERT.format(openid=":user_id")}
+), conversation AS ({CONVERSATION_INSERT.format(shopper="shopper.id", source="FROM shopper WHERE true")}
+), message AS ({MESSAGE_INSERT.format(
+    id="nextval('messages_id_seq')", conversation="conversation.id", source="FROM conversation",
+    direction="'in'", sender="'customer'", type=":type", text=":text", media=":media", raw=":raw",
+    external_id=":external_id", delivery="NULL")}
+), bot AS ({MESSAGE_INSERT.format(
+    id="nextval('messages_id_seq')", conversation="conversation.id",
+    source="FROM conversation WHERE conversation.state = ANY(CAST(:reply_states AS text[]))",
+    direction="'out'", sender="'bot'", type=":reply_type", text=":reply_text",
+    media=":reply_media", raw=":reply_raw", external_id="NULL", delivery=":reply_delivery")}
+), receipt AS ({RECEIPT_INSERT.format(customer="shopper.id", message="message.id",
+                                      reply="(SELECT id FROM bot)", source="FROM shopper, message")}
+)
+SELECT shopper.id, shopper.rating_conversation_id, conversation.id, conversation.state,
+       conversation.agent_id, conversation.created_at, conversation.queued_at, message.id,
+       (SELECT id FROM bot)
+FROM shopper, conversation, message
+"""
+
+LAPSE_RATING = """
+UPDATE customers SET rating_conversation_id = NULL
+WHERE id = :customer_id AND rating_conversation_id = :card
+"""
+
+REPLAY = """
+SELECT r.id, m.type, m.text, m.media FROM inbound_receipts r
+LEFT OUTER JOIN messages m ON m.id = r.reply_message_id
+WHERE r.channel_id = :channel_id AND r.external_id = :external_id
+"""
+
+RESERVE_IDS = "SELECT nextval('messages_id_seq') FROM generate_series(1, :n)"
+
+# An answer to a pending rating card: the conversation takes the score, if not rated yet.
+RATE = """
+UPDATE conversations SET rating_score = :score, rating_comment = :comment, rated_at = :stamp,
+                         last_customer_message_at = :stamp
+WHERE id = :card AND rated_at IS NULL
+RETURNING id, state, agent_id, (SELECT name FROM agents WHERE agents.id = conversations.agent_id)
+"""
+
+
+_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+
+
+@lru_cache(maxsize=64)
+def for_driver(sql: str, pg: bool) -> str:
+    """psycopg takes `%(name)s`; sqlite3 takes `:name` as written."""
+    if not pg:
+        return sql.replace("{next_id}", "NULL")
+    return _PARAM.sub(r"%(\1)s", sql.replace("{next_id}", "nextval('messages_id_seq')"))

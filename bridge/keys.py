@@ -1,0 +1,33 @@
+"""Every Redis key the bridge writes, in one place (RQ keeps its own under `rq:`).
+
+A shop's keys carry the shop in a hash tag, `{shop:42}:…`, so Redis Cluster can shard them
+by shop. Adapters keep their own keys under the prefix they are handed: the Official
+Account's access token is `{shop:42}:wechat:<app id>:access_token`.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+
+def shop_prefix(shop_id: int) -> str:
+    return f"{{shop:{shop_id}}}"
+
+
+def events_channel(shop_id: int) -> str:
+    """The pub/sub channel of the shop's live events."""
+    return f"{shop_prefix(shop_id)}:events"
+
+
+def dispatch_flag(shop_id: int) -> str:
+    """Set while a dispatch job for the shop waits (tasks.enqueue_dispatch)."""
+    return f"{shop_prefix(shop_id)}:dispatch_pending"
+
+
+def sweep_slot(slot: int) -> str:
+    """Taken by the one ticker that enqueues this interval's sweep."""
+    return f"kefu:sweep:{slot}"
+
+
+def retention_day(day: date) -> str:
+    """Taken by the one sweep that enqueues the day's retention purge."""
+    return f"kefu:retention:{day:%Y-%m-%d}"

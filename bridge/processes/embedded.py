@@ -1,0 +1,54 @@
+"""The embedded default: web server threads and the worker in one process (make run)."""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import click
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from bridge.channels import registry
+from bridge.infra import db
+from bridge.models import Channel, Shop
+from bridge.processes.worker import run_worker
+
+
+def run_embedded(app: Flask, host: str, port: int, demo_file: str | None) -> None:
+    server = make_server(host, port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
+    click.echo(banner(app, f"http://{host}:{port}", demo_file))
+    try:
+        run_worker(app)  # main thread: RQ installs signal handlers
+    finally:
+        server.shutdown()
+
+
+def banner(app: Flask, base: str, demo_file: str | None) -> str:
+    lines = ["", "kefu-bridge is running (embedded: SQLite + in-process Redis, web + worker)", ""]
+    with db.new_session(app) as session:
+        for shop in session.scalars(select(Shop).order_by(Shop.id)):
+            lines.append(f"Shop {shop.key!r} ({shop.name})")
+            for ch in session.scalars(select(Channel).where(Channel.shop_id == shop.id,
+                                                            Channel.enabled.is_(True))):
+                kind = registry.KINDS.get(ch.kind)
+                if kind is not None and registry.served(kind.segment) is kind:
+                    lines.append(f"  {ch.kind:10} {base}/hooks/{kind.segment}/{ch.key}")
+    lines += ["", f"Agent API   {base}/api/v1  (POST /api/v1/auth/login)"]
+    if demo_file and Path(demo_file).exists():
+        lines.append("Demo logins (shop / username / password):")
+        for shop in json.loads(Path(demo_file).read_text(encoding="utf-8"))["shops"]:
+            for agent in shop.get("agents", []):
+                lines.append(f"  {shop['key']} / {agent['username']} / {agent['password']}"
+                             f"  ({agent.get('role', 'agent')})")
+        tryable = next((c for s in json.loads(Path(demo_file).read_text(encoding="utf-8"))["shops"]
+                        for c in s.get("channels", [])
+                        if registry.KINDS.get(c["kind"]) and registry.KINDS[c["kind"]].simulator), None)
+        if tryable:
+            segment = registry.get(tryable["kind"]).segment
+            lines.append("Try it:")
+            lines.append(f"  .venv/bin/flask --app wsgi simulate {segment} {tryable['key']} demo-openid 发货 --url {base}")
+    lines.append("")
+    return "\n".join(lines)

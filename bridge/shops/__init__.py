@@ -1,0 +1,1 @@
+"""Shops from config files: the file's schema, and loading it."""

@@ -1,0 +1,188 @@
+"""The shop config file (DESIGN.md): validated whole before anything is written.
+
+Every error names its field, e.g. `shops[0].settings.routing: must be one of …`.
+The result is plain dicts with every default filled in.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bridge.channels import registry
+from bridge.checks import (
+    KEY,
+    REQUIRED,
+    Check,
+    ConfigError,
+    boolean,
+    integer,
+    list_of,
+    obj,
+    one_of,
+    optional,
+    string,
+)
+
+HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+ROUTE_CONDITIONS = ("category", "order_state", "scene", "menu", "session_from", "page")
+
+
+def timezone_name(value: Any, path: str) -> str:
+    string(64)(value, path)
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(path, f"unknown time zone {value!r}") from None
+    return value
+
+
+def _working_period(value: Any, path: str) -> dict[str, Any]:
+    period = obj({
+        "days": (list_of(integer(1, 7), max_items=7, min_items=1), REQUIRED),
+        "start": (string(5, HHMM, "a time HH:MM"), REQUIRED),
+        "end": (string(5, HHMM, "a time HH:MM"), REQUIRED),
+    })(value, path)
+    if len(set(period["days"])) != len(period["days"]):
+        raise ConfigError(f"{path}.days", "lists a day twice")
+    if period["end"] <= period["start"]:
+        raise ConfigError(f"{path}.end", "must be after start")
+    return period
+
+
+def _message(default: str) -> tuple[Check, Any]:
+    """A text the shop sends on its own; empty means "do not send it"."""
+    return (string(600, allow_empty=True), default)
+
+
+SETTINGS = obj({
+    "routing": (one_of("least_load", "round_robin", "idle_rate", "weighted"), "least_load"),
+    "customer_chooses_agent": (boolean, False),
+    "recent_contact_hours": (integer(0, 8760), 72),
+    "queue_order": (one_of("fifo", "lifo"), "fifo"),
+    "robot_first": (boolean, False),
+    "working_hours": (list_of(_working_period, max_items=21), list),
+    "welcome_message": _message("您好，我是{agent}，请问有什么可以帮您？"),
+    "off_hours_message": _message("现在是下班时间，我们上班后会第一时间回复您。"),
+    "queue_message": _message("当前排队第{position}位，请稍候。"),
+    "no_agent_message": _message("客服暂时不在，请留言，我们会尽快回复。"),
+    "rating_on_end": (boolean, True),
+    "rating_message": _message("请为客服{agent}本次的服务评分：回复 1-5 的数字（5 分最满意），数字后可附上您的评价。"),
+    "thanks_message": _message("感谢您对客服{agent}的评价"),
+    "robot_fallback_message": _message("没有找到相关答案，回复“人工”为您转接人工客服。"),
+    "allow_pick": (boolean, True),
+    "customer_idle_minutes": (integer(0, 1440), 15),
+    "agent_reply_timeout_minutes": (integer(0, 1440), 0),
+    "history_reply_hours": (integer(0, 8760), 72),
+    "retention_days": (optional(integer(1, 36500)), None),
+})
+
+_KEY = (string(64, KEY, "a key of a-z, 0-9, _ and - (up to 64)"), REQUIRED)
+
+
+def channel(value: Any, path: str) -> dict[str, Any]:
+    """A channel: its kind and key, and the fields its kind declares (bridge.channels.registry)."""
+    if not isinstance(value, dict):
+        raise ConfigError(path, "must be an object")
+    kind = one_of(*registry.KINDS)(value.get("kind"), f"{path}.kind")
+    return obj({"kind": (string(32), REQUIRED), "key": _KEY, **registry.get(kind).fields})(value, path)
+
+
+def route_condition(value: Any, path: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(path, "must be an object with one or more conditions")
+    for key, item in value.items():
+        if key not in ROUTE_CONDITIONS:
+            raise ConfigError(f"{path}.{key}", f"unknown key (conditions: {', '.join(ROUTE_CONDITIONS)})")
+        string(128)(item, f"{path}.{key}")
+    return dict(value)
+
+
+def reply(value: Any, path: str) -> dict[str, Any]:
+    out = obj({"type": (one_of("text", "image"), "text"),
+               "text": (optional(string(600)), None),
+               "media_id": (optional(string(128)), None)})(value, path)
+    if out["type"] == "text" and not out["text"]:
+        raise ConfigError(f"{path}.text", "is required for a text reply")
+    if out["type"] == "image" and not out["media_id"]:
+        raise ConfigError(f"{path}.media_id", "is required for an image reply")
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def auto_reply(value: Any, path: str) -> dict[str, Any]:
+    rule = obj({
+        "keywords": (list_of(string(100), max_items=50, min_items=1), REQUIRED),
+        "match": (one_of("contains", "exact", "regex"), "contains"),
+        "priority": (integer(-1000, 1000), 0),
+        "reply": (reply, REQUIRED),
+    })(value, path)
+    if rule["match"] == "regex":
+        for i, pattern in enumerate(rule["keywords"]):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"{path}.keywords[{i}]", f"is not a valid regex: {exc}") from None
+    return rule
+
+
+AGENT = obj({
+    "username": (string(64, KEY, "a username of a-z, 0-9, _ and -"), REQUIRED),
+    "password": (string(200, re.compile(r"^.{8,}$"), "at least 8 characters"), REQUIRED),
+    "name": (string(200), REQUIRED),
+    "role": (one_of("admin", "agent"), "agent"),
+    "max_concurrent": (integer(1, 50), 10),
+    "weight": (integer(1, 100), 1),
+    "groups": (list_of(string(64, KEY, "a group key"), max_items=50), list),
+})
+
+SHOP = obj({
+    "key": _KEY,
+    "name": (string(200), REQUIRED),
+    "timezone": (timezone_name, "Asia/Shanghai"),
+    "settings": (SETTINGS, lambda: SETTINGS({}, "settings")),
+    "channels": (list_of(channel, max_items=100), list),
+    "groups": (list_of(obj({"key": _KEY, "name": (string(200), REQUIRED)}), max_items=200), list),
+    "entry_routes": (list_of(obj({"when": (route_condition, REQUIRED),
+                                  "group": (string(64, KEY, "a group key"), REQUIRED)}),
+                             max_items=200), list),
+    "agents": (list_of(AGENT, max_items=2000), list),
+    "auto_replies": (list_of(auto_reply, max_items=20000), list),
+    "quick_phrases": (list_of(obj({"title": (string(200), REQUIRED),
+                                   "text": (string(2000), REQUIRED)}), max_items=2000), list),
+})
+
+
+def _unique(items: list[dict[str, Any]], field: str, path: str) -> None:
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if item[field] in seen:
+            raise ConfigError(f"{path}[{i}].{field}", f"{item[field]!r} appears twice")
+        seen.add(item[field])
+
+
+def _cross_check(shop: dict[str, Any], path: str) -> None:
+    _unique(shop["groups"], "key", f"{path}.groups")
+    _unique(shop["agents"], "username", f"{path}.agents")
+    groups = {g["key"] for g in shop["groups"]}
+    for i, route in enumerate(shop["entry_routes"]):
+        if route["group"] not in groups:
+            raise ConfigError(f"{path}.entry_routes[{i}].group", f"no group {route['group']!r} in this shop")
+    for i, agent in enumerate(shop["agents"]):
+        for j, key in enumerate(agent["groups"]):
+            if key not in groups:
+                raise ConfigError(f"{path}.agents[{i}].groups[{j}]", f"no group {key!r} in this shop")
+
+
+def validate(document: Any) -> list[dict[str, Any]]:
+    """The whole file → the list of shops, or ConfigError naming the first bad field."""
+    shops = obj({"shops": (list_of(SHOP, max_items=1000, min_items=1), REQUIRED)})(document, "")["shops"]
+    _unique(shops, "key", "shops")
+    channel_paths: dict[str, str] = {}
+    for i, shop in enumerate(shops):
+        _cross_check(shop, f"shops[{i}]")
+        for j, ch in enumerate(shop["channels"]):
+            here = f"shops[{i}].channels[{j}].key"
+            if ch["key"] in channel_paths:
+                raise ConfigError(here, f"{ch['key']!r} is already used at {channel_paths[ch['key']]}")
+            channel_paths[ch["key"]] = here
+    return shops

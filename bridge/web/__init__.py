@@ -1,0 +1,24 @@
+"""The web faces, one blueprint each with its own error handlers: the channels' webhooks and
+the agent API (the inbox and the widget come next)."""
+from __future__ import annotations
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from bridge.web import api, hooks
+
+FACES = (hooks, api)
+
+
+def init_app(app: Flask) -> None:
+    for face in FACES:
+        app.register_blueprint(face.bp)
+
+    @app.errorhandler(HTTPException)
+    def _unrouted(exc: HTTPException) -> Response:
+        """A URL that matched no view reaches no blueprint's handler: the face that owns the
+        URL's prefix renders it (JSON under the API's), else plain text."""
+        for face in FACES:
+            if request.path.startswith(face.bp.url_prefix + "/"):
+                return face.render_unrouted(exc)
+        return hooks.render_unrouted(exc)

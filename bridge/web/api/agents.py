@@ -1,0 +1,47 @@
+"""The agent's own status and capacity, and the shop's agents (for transfers and admins)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import jsonify
+from sqlalchemy import select
+
+from bridge.conversations import assignment, lifecycle
+from bridge.infra import db
+from bridge.models import Agent
+from bridge.web.api import bp
+from bridge.web.api.auth import current_agent, login_required
+from bridge.web.api.errors import invalid
+from bridge.web.api.shapes import agent_json, json_body
+
+STATUSES = ("online", "busy", "offline")
+
+
+@bp.patch("/me")
+@login_required
+def update_me():
+    body = json_body()
+    unknown = set(body) - {"status", "max_concurrent", "force"}
+    if unknown:
+        raise invalid(f"unknown field {sorted(unknown)[0]!r}")
+    status, capacity, force = body.get("status"), body.get("max_concurrent"), body.get("force", False)
+    if status is not None and status not in STATUSES:
+        raise invalid(f"status must be one of {', '.join(STATUSES)}")
+    if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, int)
+                                 or not 1 <= capacity <= 50):
+        raise invalid("max_concurrent must be a whole number from 1 to 50")
+    if not isinstance(force, bool):
+        raise invalid("force must be true or false")
+    agent = lifecycle.set_status(db.session(), current_agent(), datetime.now(timezone.utc),
+                                 status=status, max_concurrent=capacity, force=force)
+    return jsonify(agent_json(agent))
+
+
+@bp.get("/agents")
+@login_required
+def list_agents():
+    shop_id = current_agent().shop_id
+    loads = assignment.active_loads(db.session(), shop_id)
+    agents = db.session().scalars(select(Agent).where(Agent.shop_id == shop_id, Agent.active.is_(True))
+                                  .order_by(Agent.username)).all()
+    return jsonify({"items": [{**agent_json(a), "active_conversations": loads.get(a.id, 0)} for a in agents]})

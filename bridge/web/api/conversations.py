@@ -1,0 +1,205 @@
+"""Conversations and their messages, scoped to the agent's shop."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import current_app, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from bridge import delivery
+from bridge.channels import registry
+from bridge.channels.contract import SendFailed
+from bridge.channels.runtime import adapter_for
+from bridge.conversations import lifecycle
+from bridge.effects import Effects
+from bridge.events import names
+from bridge.infra import db
+from bridge.models import CONVERSATION_STATES, Agent, Conversation, Group, Message
+from bridge.visibility import conversation_filter, sees_conversation
+from bridge.web.api import bp
+from bridge.web.api.auth import current_agent, current_viewer, login_required
+from bridge.web.api.errors import APIError, invalid, not_found
+from bridge.web.api.shapes import conversation_json, json_body, message_json
+
+MAX_TEXT = 2000
+IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif"}
+
+
+def _int_arg(name: str, default: int | None, lo: int, hi: int) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not lo <= int(raw) <= hi:
+        raise APIError(400, "bad_request", f"{name} must be a whole number from {lo} to {hi}")
+    return int(raw)
+
+
+def _conversation(conversation_id: int) -> Conversation:
+    """The conversation if the agent may see it; another shop's id is simply not found."""
+    viewer = current_viewer()
+    c = db.session().get(Conversation, conversation_id)
+    if c is None or c.shop_id != viewer.shop_id:
+        raise not_found("no such conversation")
+    if not sees_conversation(viewer, c):
+        raise APIError(403, "forbidden", "this conversation is another agent's")
+    return c
+
+
+def _own(conversation_id: int, verb: str) -> Conversation:
+    """A conversation the agent serves (or any, for an admin) — to reply, transfer, end, rate."""
+    c, agent = _conversation(conversation_id), current_agent()
+    if c.agent_id != agent.id and agent.role != "admin":
+        raise APIError(403, "forbidden", f"only the conversation's agent or an admin can {verb} it")
+    return c
+
+
+@bp.get("/conversations")
+@login_required
+def list_conversations():
+    state = request.args.get("state")
+    if state is not None and state not in CONVERSATION_STATES:
+        raise APIError(400, "bad_request", f"state must be one of {', '.join(CONVERSATION_STATES)}")
+    limit = _int_arg("limit", 100, 1, 500)
+    viewer = current_viewer()
+    query = (select(Conversation)
+             .options(joinedload(Conversation.channel), joinedload(Conversation.customer),
+                      joinedload(Conversation.agent), joinedload(Conversation.group))
+             .where(Conversation.shop_id == viewer.shop_id, conversation_filter(viewer))
+             .order_by(Conversation.id.desc()).limit(limit))
+    if state:
+        query = query.where(Conversation.state == state)
+    items = db.session().scalars(query).all()
+    return jsonify({"items": [conversation_json(c) for c in items]})
+
+
+@bp.get("/conversations/<int:conversation_id>")
+@login_required
+def get_conversation(conversation_id: int):
+    c = _conversation(conversation_id)
+    return jsonify({**conversation_json(c), "metrics": _metrics(c)})
+
+
+def _metrics(c: Conversation) -> dict:
+    """Response times from assignment: the 3-minute response rate is the share answered in 180 s."""
+    rows = db.session().execute(select(Message.created_at, Message.responded_at).where(
+        Message.conversation_id == c.id, Message.direction == "in", Message.responded_at.is_not(None))).all()
+    times = [lifecycle.reply_seconds(asked, answered, c.assigned_at) for asked, answered in rows]
+    fast = sum(t <= lifecycle.FAST_REPLY_SECONDS for t in times)
+    return {"answered": len(times), "answered_within_3min": fast,
+            "response_rate_3min": round(fast / len(times), 4) if times else None}
+
+
+@bp.get("/conversations/<int:conversation_id>/messages")
+@login_required
+def list_messages(conversation_id: int):
+    c = _conversation(conversation_id)
+    limit = _int_arg("limit", 100, 1, 500)
+    before = _int_arg("before", None, 1, 2**62)
+    query = (select(Message).options(joinedload(Message.agent))
+             .where(Message.conversation_id == c.id, Message.shop_id == c.shop_id)
+             .order_by(Message.id.desc()).limit(limit))
+    if before:
+        query = query.where(Message.id < before)
+    items = list(reversed(db.session().scalars(query).all()))
+    return jsonify({"items": [message_json(m) for m in items]})
+
+
+@bp.post("/conversations/<int:conversation_id>/messages")
+@login_required
+def post_message(conversation_id: int):
+    c = _conversation(conversation_id)
+    agent, now = current_agent(), _now()
+    if c.agent_id != agent.id and agent.role != "admin":
+        raise APIError(409, "conflict", "accept the conversation before replying")
+    history = c.channel.shop.settings.get("history_reply_hours", 72)
+    if not lifecycle.can_reply(c, history, now):
+        raise APIError(409, "conflict", f"the conversation is {c.state}; ended conversations can be "
+                       f"answered for {history} hours")
+    if request.mimetype == "multipart/form-data":
+        type_, text, media = "image", None, _upload_image(c)
+    else:
+        body = json_body()
+        type_, text, media = body.get("type", "text"), body.get("text"), None
+        if type_ != "text":
+            raise invalid("type must be text (send images as multipart/form-data, field image)")
+        if not isinstance(text, str) or not text.strip():
+            raise invalid("text must be a non-empty string")
+        if len(text) > MAX_TEXT:
+            raise invalid(f"text must be at most {MAX_TEXT} characters")
+    session = db.session()
+    effects = Effects(c.shop_id)
+    message = delivery.create_outbound(session, c, "agent", type_, text, now, agent_id=agent.id, media=media)
+    lifecycle.record_agent_reply(session, c, now)
+    effects.deliver(message.id)
+    effects.publish(names.MESSAGE_CREATED, c.id, c.agent_id, shopper_id=c.customer_id,
+                    message_id=message.id)
+    effects.commit(session)
+    return jsonify(message_json(message)), 201
+
+
+@bp.post("/conversations/<int:conversation_id>/accept")
+@login_required
+def accept_conversation(conversation_id: int):
+    c = lifecycle.accept(db.session(), _conversation(conversation_id).id, current_agent(), _now())
+    return jsonify(conversation_json(c))
+
+
+@bp.post("/conversations/<int:conversation_id>/transfer")
+@login_required
+def transfer_conversation(conversation_id: int):
+    c, body = _own(conversation_id, "transfer"), json_body()
+    if set(body) not in ({"agent"}, {"group"}):
+        raise invalid('give exactly one of {"agent": username} or {"group": key}')
+    session, target_agent, target_group = db.session(), None, None
+    if "agent" in body:
+        target_agent = session.scalar(select(Agent).where(
+            Agent.shop_id == c.shop_id, Agent.username == body["agent"], Agent.active.is_(True)))
+        if target_agent is None:
+            raise not_found(f"no agent {body['agent']!r} in this shop")
+    else:
+        target_group = session.scalar(select(Group).where(Group.shop_id == c.shop_id, Group.key == body["group"]))
+        if target_group is None:
+            raise not_found(f"no group {body['group']!r} in this shop")
+    c = lifecycle.transfer(session, c.id, _now(), agent_id=target_agent.id if target_agent else None,
+                           group_id=target_group.id if target_group else None)
+    return jsonify(conversation_json(c))
+
+
+@bp.post("/conversations/<int:conversation_id>/end")
+@login_required
+def end_conversation(conversation_id: int):
+    c = lifecycle.end(db.session(), _own(conversation_id, "end").id, _now(), reason="agent")
+    return jsonify(conversation_json(c))
+
+
+@bp.post("/conversations/<int:conversation_id>/rating-invite")
+@login_required
+def rating_invite(conversation_id: int):
+    c = _own(conversation_id, "invite a rating for")
+    lifecycle.invite_rating(db.session(), c, _now())
+    return jsonify(conversation_json(c))
+
+
+def _upload_image(c: Conversation) -> dict:
+    """Agent images go to the channel's media store first; the message then carries the media_id."""
+    if not registry.get(c.channel.kind).capabilities.media_upload:
+        raise invalid(f"a {c.channel.kind} channel does not take images")
+    file = request.files.get("image")
+    if file is None or not file.filename:
+        raise invalid("multipart uploads need a file in the field 'image'")
+    if file.mimetype not in IMAGE_TYPES:
+        raise invalid(f"image must be one of {', '.join(sorted(IMAGE_TYPES))}")
+    content = file.read(current_app.config["UPLOAD_MAX_BYTES"] + 1)
+    if len(content) > current_app.config["UPLOAD_MAX_BYTES"]:
+        raise APIError(413, "too_large", "image is over the 10 MB the channel allows")
+    try:
+        media_id = adapter_for(current_app._get_current_object(), c.channel).upload_image(
+            file.filename, content, file.mimetype)
+    except SendFailed as exc:
+        raise APIError(502, "channel_error", f"the channel refused the upload: {exc.code} {exc.message}") from exc
+    return {"media_id": media_id, "filename": file.filename}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

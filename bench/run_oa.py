@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import openloop, proccpu, workload  # noqa: E402
-from adapters.wechat_oa import url_signature  # noqa: E402
+from adapters.wechat.signature import url_signature  # noqa: E402
 from tests.factories import signed, text_xml  # noqa: E402  (pushes signed as in the tests)
 
 HOST = "127.0.0.1"
@@ -123,15 +123,16 @@ def flush_redis() -> None:
     redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5).flushdb()
 
 
-def app_env(db_url: str) -> dict[str, str]:
+def app_env(db_url: str, root: Path = ROOT) -> dict[str, str]:
+    """The environment of the app in the tree ROOT (another tree: an earlier commit's worktree)."""
     env = dict(os.environ)
     env.update(DATABASE_URL=db_url, SECRET_KEY="bench-" + secrets.token_hex(16),
-               REDIS_URL=REDIS_URL, PYTHONPATH=str(ROOT))
+               REDIS_URL=REDIS_URL, PYTHONPATH=str(root))
     return env
 
 
-def flask_cli(env: dict[str, str], *args: str) -> None:
-    out = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT,
+def flask_cli(env: dict[str, str], *args: str, root: Path = ROOT) -> None:
+    out = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=root,
                          env=env, capture_output=True, text=True)
     if out.returncode:
         raise RuntimeError(f"flask {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
@@ -171,14 +172,15 @@ def free_port() -> int:
 class Server:
     """One gunicorn master we started; stopped by its own pid, gracefully (SIGTERM)."""
 
-    def __init__(self, app: str, env: dict[str, str], opts: argparse.Namespace, logfile: Path):
+    def __init__(self, app: str, env: dict[str, str], opts: argparse.Namespace, logfile: Path,
+                 root: Path = ROOT):
         self.port = free_port()
         self.logfile = logfile
-        self.cmd = [sys.executable, "-m", "gunicorn", "--chdir", str(ROOT),
+        self.cmd = [sys.executable, "-m", "gunicorn", "--chdir", str(root),
                     "--bind", f"{HOST}:{self.port}", *gunicorn_settings(opts),
                     "--log-level", "warning", app]
         self._log = open(logfile, "wb")
-        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=env, stdout=self._log,
+        self.proc = subprocess.Popen(self.cmd, cwd=root, env=env, stdout=self._log,
                                      stderr=subprocess.STDOUT)
         self._wait_ready()
 

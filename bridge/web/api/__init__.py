@@ -1,10 +1,11 @@
-"""The agent JSON API, /api/v1 (README, Agent API)."""
+"""The agent JSON API, /api/v1 (README, Agent API): one blueprint per view module, nested
+under this one, which carries the API's error handlers."""
 from flask import Blueprint
 
-from bridge.web.api import errors
+from bridge.web.api import agents, auth, conversations, errors, live, stats
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+for view in (auth, agents, conversations, live, stats):
+    bp.register_blueprint(view.bp)
 errors.register(bp)
 render_unrouted = errors.http_error  # a URL under /api/v1 that names no call: JSON too
-
-from bridge.web.api import agents, auth, conversations, live, stats  # noqa: E402,F401  (routes register on bp)

@@ -3,16 +3,17 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import jsonify
+from flask import Blueprint, jsonify
 from sqlalchemy import select
 
 from bridge.conversations import assignment, lifecycle
 from bridge.infra import db
 from bridge.models import Agent
-from bridge.web.api import bp
 from bridge.web.api.auth import current_agent, login_required
 from bridge.web.api.errors import invalid
 from bridge.web.api.shapes import agent_json, json_body
+
+bp = Blueprint("agents", __name__)
 
 STATUSES = ("online", "busy", "offline")
 

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from bridge.accounts.login import agent_for_token, authenticate, issue_token
 from bridge.infra import db
 from bridge.models import Agent
 from bridge.visibility import Viewer
-from bridge.web.api import bp
 from bridge.web.api.errors import APIError
 from bridge.web.api.shapes import agent_json, json_body
+
+bp = Blueprint("auth", __name__)
 
 
 @bp.post("/auth/login")

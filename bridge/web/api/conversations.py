@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -17,10 +17,11 @@ from bridge.events import names
 from bridge.infra import db
 from bridge.models import CONVERSATION_STATES, Agent, Conversation, Group, Message
 from bridge.visibility import conversation_filter, sees_conversation
-from bridge.web.api import bp
 from bridge.web.api.auth import current_agent, current_viewer, login_required
 from bridge.web.api.errors import APIError, invalid, not_found
 from bridge.web.api.shapes import conversation_json, json_body, message_json
+
+bp = Blueprint("conversations", __name__)
 
 MAX_TEXT = 2000
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif"}

@@ -1,11 +1,12 @@
 """GET /api/v1/events: Server-Sent Events for the agent, fed by the shop's Redis channel."""
 from __future__ import annotations
 
-from flask import Response, current_app, request, stream_with_context
+from flask import Blueprint, Response, current_app, request, stream_with_context
 
 from bridge.events.stream import stream
-from bridge.web.api import bp
 from bridge.web.api.auth import current_viewer, login_required
+
+bp = Blueprint("live", __name__)
 
 
 @bp.get("/events")

@@ -4,15 +4,16 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
-from flask import jsonify, request
+from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
 from bridge.conversations import lifecycle
 from bridge.infra import db
 from bridge.models import Agent, Conversation, Message
-from bridge.web.api import bp
 from bridge.web.api.auth import current_agent, login_required
 from bridge.web.api.errors import APIError
+
+bp = Blueprint("stats", __name__)
 
 
 def _since() -> datetime:

@@ -6,8 +6,8 @@ worktree of an earlier commit), each on its own database, in turns, under the sa
 
 Both apps run at once under identical gunicorn settings, with the bench shop of run_oa.py
 (bench/workload.py) loaded into each tree's own database by that tree's own CLI, and wrk
-loads them in alternating rounds (other, this, other, this, …), so a change in the
-machine's speed falls on both alike. Printed per backend: each tree's requests per second,
+loads them in alternating rounds (other, this, this, other, …), so a change in the
+machine's speed, and the order, fall on both alike. Printed per backend: each tree's requests per second,
 per round and in all, the ratio this/other, the closed-loop p50/p99, and the pushes stored
 against those sent (nothing lost, nothing doubled). It measures; it asserts nothing.
 """
@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,14 +73,17 @@ def run_backend(backend: str, opts: argparse.Namespace, workdir: Path) -> dict:
         warm = {name: plain_load(opts, workdir, texts_file, servers[name].port, 2, (1 + n) * 10**12, "w")
                 for n, name in enumerate(trees)}
         step = max(1, opts.seconds // opts.rounds)
-        log(f"{backend}: {opts.rounds} rounds of {step}s each: other, this, …")
+        log(f"{backend}: {opts.rounds} rounds of {step}s each: other, this, this, other, …")
         rounds: dict[str, list[dict]] = {name: [] for name in trees}
         for n in range(opts.rounds):
-            for k, name in enumerate(trees):
+            order = list(trees) if n % 2 == 0 else list(reversed(trees))  # neither always goes first
+            for name in order:
+                k = list(trees).index(name)
                 rounds[name].append(plain_load(opts, workdir, texts_file, servers[name].port, step,
                                                (3 + k) * 10**12 + n * 10**10, "c"))
         for name in trees:
             row[name] = merge_rounds(rounds[name])
+        time.sleep(3)  # requests wrk left in the listen backlog are served before the stop
         running.close()  # graceful stops: requests in flight are stored before the counts
         for name in trees:
             stored = stored_counts(urls[name])

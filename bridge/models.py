@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -246,12 +247,41 @@ class Message(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_until: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
-    responded_at: Mapped[datetime | None]  # a shopper message: when an agent first answered
+    # A shopper message that waits for a person's answer (not one the robot answered, nor an
+    # answer to a rating card): only these count in the response figures.
+    expects_reply: Mapped[bool | None] = mapped_column(Boolean)
+    responded_at: Mapped[datetime | None]  # when an agent first answered it
+    responded_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    # Seconds from the message, or from the agent's assignment if that came later (time in the
+    # queue or with another agent is not this agent's), to that answer.
+    response_seconds: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     conversation: Mapped[Conversation] = relationship()
-    agent: Mapped[Agent | None] = relationship()
+    agent: Mapped[Agent | None] = relationship(foreign_keys=[agent_id])
+
+
+class Assignment(Base):
+    """One agent's stint with one conversation: from its assignment (routing, a pick, a
+    transfer, a reassignment) until it ends or moves on. Per-agent figures are read here.
+
+    Keyed by (shop, conversation, the stint's number): shop first, as distributed tables are
+    (DESIGN.md, Scale-out); the number is the conversation's count of stints, taken under the
+    shop lock every assignment holds.
+    """
+
+    __tablename__ = "assignments"
+    __table_args__ = (Index("ix_assignments_shop_agent", "shop_id", "agent_id", "assigned_at"),)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    how: Mapped[str] = mapped_column(String(16))  # route | pick | transfer | reassign
+    assigned_at: Mapped[datetime]
+    first_response_at: Mapped[datetime | None]
+    released_at: Mapped[datetime | None]
+    release_reason: Mapped[str | None] = mapped_column(String(16))  # end | transfer | reassign | requeue
 
 
 class InboundReceipt(Base):

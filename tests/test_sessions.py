@@ -35,6 +35,11 @@ def welcome(name: str) -> str:
     return f"您好，我是{name}，请问有什么可以帮您？"
 
 
+def transferred(name: str) -> str:
+    """What the shopper is told, once, when another agent takes over (not a second welcome)."""
+    return f"已为您转接客服{name}"
+
+
 def rating_card(name: str) -> str:
     return DEFAULTS["rating_message"].replace("{agent}", name)
 
@@ -395,7 +400,7 @@ def test_going_offline_with_shoppers_needs_force_which_requeues_them(desk):
     c = desk.get(cid)
     assert (c["state"], agent_of(c)) == ("active", "bob")
     desk.jobs()
-    assert desk.told("o-off") == [welcome("Alice"), welcome("Bob")]
+    assert desk.told("o-off") == [welcome("Alice"), transferred("Bob")]
     loads = desk.agents()
     assert (loads["alice"]["status"], loads["alice"]["active_conversations"]) == ("offline", 0)
     assert (loads["bob"]["status"], loads["bob"]["active_conversations"]) == ("online", 1)
@@ -446,7 +451,7 @@ def test_transfer_to_an_agent_with_room(desk, served):
     moved = desk.post("bob", served, "transfer", agent="carol")
     assert (moved["state"], agent_of(moved)) == ("active", "carol")
     desk.jobs()
-    assert desk.told("o-t")[-1] == welcome("Carol")
+    assert desk.told("o-t")[-1] == transferred("Carol")
     loads = desk.agents()
     assert (loads["bob"]["active_conversations"], loads["carol"]["active_conversations"]) == (0, 1)
 
@@ -730,7 +735,7 @@ def test_unanswered_shopper_is_reassigned_after_the_reply_timeout(desk):
 
     c = desk.get(cid)
     assert (c["state"], agent_of(c)) == ("active", "bob")
-    assert desk.told("o-slowagent") == [welcome("Alice"), welcome("Bob")]
+    assert desk.told("o-slowagent") == [welcome("Alice"), transferred("Bob")]
     # bob's own time to answer starts now: the next sweep does not hand the shopper back.
     assert desk.sweep()["reassigned"] == 0
     assert agent_of(desk.get(cid)) == "bob"

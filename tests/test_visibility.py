@@ -1,5 +1,6 @@
 """Who sees which conversation (bridge/visibility.py): one rule, and its three readings — a
-conversation, the list's SQL filter and a live event — agree for every viewer and state."""
+conversation, the list's SQL filter and a live event — agree for every viewer and state. An
+agent sees its own and those no agent has (the queue, leave-messages, the robot's)."""
 from __future__ import annotations
 
 import itertools
@@ -8,8 +9,8 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 
 from bridge.infra import db
-from bridge.models import CONVERSATION_STATES, WAITING_STATES, Conversation, Customer
-from bridge.visibility import Viewer, conversation_filter, sees_conversation, sees_event
+from bridge.models import CONVERSATION_STATES, Conversation, Customer
+from bridge.visibility import UNASSIGNED_STATES, Viewer, conversation_filter, sees_conversation, sees_event
 
 
 def test_the_three_readings_of_the_rule_agree(app, shop):
@@ -29,10 +30,11 @@ def test_the_three_readings_of_the_rule_agree(app, shop):
             viewer = Viewer(shop_id=shop.id, agent_id=agent.id, is_admin=agent.role == "admin")
             listed = set(s.scalars(select(Conversation.id).where(conversation_filter(viewer))))
             for c in conversations:
-                event = {"agent_id": c.agent_id, "queue": c.state in WAITING_STATES}
+                event = {"agent_id": c.agent_id, "queue": c.state in UNASSIGNED_STATES}
                 seen = sees_conversation(viewer, c)
                 assert seen == (c.id in listed) == sees_event(viewer, event), (agent.username, c.state, c.agent_id)
-            expected_for_bob = {c.id for c in conversations if c.agent_id == bob.id or c.state in WAITING_STATES}
+            expected_for_bob = {c.id for c in conversations
+                                if c.agent_id == bob.id or c.state in ("bot", "queued", "waiting")}
             assert listed == ({c.id for c in conversations} if agent is alice else expected_for_bob)
 
     other = Viewer(shop_id=shop.id + 1, agent_id=alice.id, is_admin=True)

@@ -13,13 +13,23 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, literal, select, tuple_
+from sqlalchemy import func, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from bridge.conversations import notices
 from bridge.effects import Effects
 from bridge.events import names
-from bridge.models import WAITING_STATES, Agent, AgentGroup, Conversation, Customer, EntryRoute, Group, Shop
+from bridge.models import (
+    WAITING_STATES,
+    Agent,
+    AgentGroup,
+    Assignment,
+    Conversation,
+    Customer,
+    EntryRoute,
+    Group,
+    Shop,
+)
 from bridge.routing import (
     AgentState,
     Decision,
@@ -99,13 +109,39 @@ def build_request(conversation: Conversation, customer: Customer, usernames: dic
 
 
 def assign(session: Session, effects: Effects, shop: Shop, conversation: Conversation, agent: Agent,
-           group_id: int | None, now: datetime) -> None:
+           group_id: int | None, now: datetime, how: str = "route", stints_before: int | None = None) -> None:
+    """AGENT serves the conversation from now: a stint of its own (the one before, if any, ends
+    here), a fresh first-response clock, and the shopper told once — welcomed the first time,
+    told of the transfer after that. STINTS_BEFORE: how many the conversation had (a drain
+    reads them for a page at once); else they are looked up."""
+    if stints_before is None:
+        release_stint(session, conversation.id, now, how)
+        stints_before = stint_counts(session, [conversation.id]).get(conversation.id, 0)
+    session.add(Assignment(shop_id=shop.id, conversation_id=conversation.id, seq=stints_before + 1,
+                           agent_id=agent.id, how=how, assigned_at=now))
     conversation.state, conversation.agent_id, conversation.assigned_at = "active", agent.id, now
+    conversation.first_response_at = None  # the new agent's clock
     conversation.group_id = group_id if group_id is not None else conversation.group_id
     conversation.routed_at = conversation.routed_at or now
     agent.last_assigned_at = now
     effects.publish(names.CONVERSATION_ASSIGNED, conversation.id, agent.id, queue=True)
-    notices.send_notice(session, effects, shop.settings, conversation, "welcome", now, agent=agent.name)
+    notice = "welcome" if stints_before == 0 else "transfer"
+    notices.send_notice(session, effects, shop.settings, conversation, notice, now, agent=agent.name)
+
+
+def stint_counts(session: Session, conversation_ids: list[int]) -> dict[int, int]:
+    """How many stints each conversation has had (absent: none)."""
+    return dict(session.execute(
+        select(Assignment.conversation_id, func.max(Assignment.seq))
+        .where(Assignment.conversation_id.in_(conversation_ids))
+        .group_by(Assignment.conversation_id)).all())
+
+
+def release_stint(session: Session, conversation_id: int, now: datetime, reason: str) -> None:
+    """The conversation's current stint, if one is open, ends: end | transfer | reassign | requeue."""
+    session.execute(update(Assignment)
+                    .where(Assignment.conversation_id == conversation_id, Assignment.released_at.is_(None))
+                    .values(released_at=now, release_reason=reason))
 
 
 QUEUE_PAGE = 200
@@ -150,9 +186,11 @@ def dispatch_locked(session: Session, effects: Effects, shop: Shop, now: datetim
         page = drain(_requests(session, shop, rows, usernames, now), agents.values(), rules, now, rng)
         agent_rows = {a.id: a for a in session.scalars(select(Agent).where(Agent.id.in_(
             {d.agent_id for _, d in page})))} if page else {}
+        # A waiting conversation has no open stint: only how many it has had is needed.
+        stints = stint_counts(session, [conversation_id for conversation_id, _ in page]) if page else {}
         for conversation_id, decision in page:
             assign(session, effects, shop, conversations[conversation_id], agent_rows[decision.agent_id],
-                   decision.group_id, now)
+                   decision.group_id, now, stints_before=stints.get(conversation_id, 0))
             # One drain's assignments keep their order, so round robin rotates on from the last.
             agent_rows[decision.agent_id].last_assigned_at = now + timedelta(microseconds=len(made))
             state = agents[decision.agent_id]

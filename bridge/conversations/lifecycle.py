@@ -12,11 +12,18 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bridge.conversations import notices
-from bridge.conversations.assignment import agent_states, assign, dispatch_locked, lock_shop, shop_rules
+from bridge.conversations.assignment import (
+    agent_states,
+    assign,
+    dispatch_locked,
+    lock_shop,
+    release_stint,
+    shop_rules,
+)
 from bridge.effects import Effects
 from bridge.errors import Conflict
 from bridge.events import names
-from bridge.models import WAITING_STATES, Agent, Conversation, Message, Shop
+from bridge.models import Agent, Assignment, Conversation, Message, Shop
 from bridge.routing import Request, decide
 
 
@@ -28,23 +35,33 @@ def _locked(session: Session, conversation_id: int) -> tuple[Conversation, Shop,
     return conversation, shop, Effects(conversation.shop_id)
 
 
-def record_agent_reply(session: Session, conversation: Conversation, now: datetime) -> None:
-    """An agent answered: every waiting shopper message is answered now; the clock stops."""
-    session.execute(update(Message).where(
+def record_agent_reply(session: Session, conversation: Conversation, agent: Agent, now: datetime) -> None:
+    """AGENT answered: every shopper message still waiting for a person is answered now, by
+    AGENT, and timed; the agent's first response of its stint is taken; the clock stops.
+
+    A message is timed from itself, or from the assignment if that came later: time in the
+    queue, or with the agent before, is not this agent's.
+    """
+    waiting = session.execute(select(Message.id, Message.created_at).where(
         Message.conversation_id == conversation.id, Message.direction == "in",
-        Message.responded_at.is_(None)).values(responded_at=now))
+        Message.expects_reply.is_(True), Message.responded_at.is_(None))).all()
+    if waiting:
+        start = conversation.assigned_at
+        session.execute(update(Message), [
+            {"id": id_, "responded_at": now, "responded_by": agent.id,
+             "response_seconds": max(0.0, (now - max(asked, start or asked)).total_seconds())}
+            for id_, asked in waiting])
     conversation.awaiting_reply_since = None
-    if conversation.first_response_at is None and conversation.assigned_at is not None:
-        conversation.first_response_at = now
+    if conversation.agent_id == agent.id and conversation.state == "active":
+        if conversation.first_response_at is None:
+            conversation.first_response_at = now
+        session.execute(update(Assignment).where(
+            Assignment.conversation_id == conversation.id, Assignment.agent_id == agent.id,
+            Assignment.released_at.is_(None), Assignment.first_response_at.is_(None),
+        ).values(first_response_at=now))
 
 
 FAST_REPLY_SECONDS = 180  # the 3-minute response rate: answered within this
-
-
-def reply_seconds(asked: datetime, answered: datetime, assigned_at: datetime | None) -> float:
-    """How long the agent took over a shopper message: from the message, or from the
-    assignment if the message came first (time in the queue is not the agent's)."""
-    return (answered - max(asked, assigned_at or asked)).total_seconds()
 
 
 def can_reply(conversation: Conversation, history_hours: int, now: datetime) -> bool:
@@ -71,6 +88,7 @@ def end(session: Session, conversation_id: int, now: datetime, reason: str,
         raise Conflict("the shopper is no longer idle")
     served_by = conversation.agent
     conversation.state, conversation.ended_at, conversation.end_reason = "ended", now, reason
+    release_stint(session, conversation.id, now, "end")
     effects.publish(names.CONVERSATION_ENDED, conversation.id, conversation.agent_id, queue=True, reason=reason)
     if served_by is not None and shop.settings.get("rating_on_end", True) and conversation.rated_at is None:
         _invite_rating(session, effects, shop.settings, conversation, served_by, now)
@@ -101,19 +119,23 @@ def transfer(session: Session, conversation_id: int, now: datetime, agent_id: in
     """To an agent with room (now), or to a group (back to the queue, for that group)."""
     conversation, shop, effects = _locked(session, conversation_id)
     if conversation.state == "ended":
-        raise Conflict("an ended conversation cannot be transferred")
+        raise Conflict("the conversation has ended and cannot be transferred; the shopper's next "
+                       "message opens a new one")
     previous = conversation.agent_id
     if agent_id is not None:
         target = session.get(Agent, agent_id)
         if target.id == previous:
-            raise Conflict("the conversation is already with this agent")
+            raise Conflict(f"the conversation is already with {target.name}")
         if target.status == "offline":
-            raise Conflict(f"{target.name} is offline")
+            raise Conflict(f"{target.name} is offline; transfer to an agent who is online or busy, "
+                           "or to a group to queue the shopper for it")
         load = _active_count(session, target.id)
         if load >= target.max_concurrent:
-            raise Conflict(f"{target.name} has no room ({load}/{target.max_concurrent})")
-        assign(session, effects, shop, conversation, target, group_id, now)
+            raise Conflict(f"{target.name} has no room ({load}/{target.max_concurrent}); transfer to a "
+                           "group to queue the shopper for it")
+        assign(session, effects, shop, conversation, target, group_id, now, how="transfer")
     else:
+        release_stint(session, conversation.id, now, "transfer")
         conversation.state, conversation.agent_id, conversation.group_id = "queued", None, group_id
         conversation.assigned_at, conversation.routed_at = None, None
         conversation.queued_at = now
@@ -130,18 +152,25 @@ def _active_count(session: Session, agent_id: int) -> int:
 
 
 def accept(session: Session, conversation_id: int, agent: Agent, now: datetime) -> Conversation:
-    """An agent picks a shopper from the queue, within its capacity."""
+    """An agent takes a shopper from the queue, or over from the robot, within its capacity."""
     conversation, shop, effects = _locked(session, conversation_id)
     session.refresh(agent)
     if not shop.settings.get("allow_pick", True):
-        raise Conflict("this shop does not let agents pick from the queue")
-    if conversation.state not in WAITING_STATES:
-        raise Conflict(f"the conversation is {conversation.state}, not in the queue")
+        raise Conflict("this shop routes shoppers itself: agents cannot take them from the queue "
+                       "(setting allow_pick)")
+    if conversation.state == "active":
+        whose = "you" if conversation.agent_id == agent.id else conversation.agent.name
+        raise Conflict(f"the conversation is active with {whose} already; to move it, its agent or "
+                       "an admin transfers it")
+    if conversation.state == "ended":
+        raise Conflict("the conversation has ended; the shopper's next message opens a new one")
     if agent.status == "offline":
-        raise Conflict("go online or busy before taking shoppers")
-    if _active_count(session, agent.id) >= agent.max_concurrent:
-        raise Conflict("you have no room left (capacity reached)")
-    assign(session, effects, shop, conversation, agent, conversation.group_id, now)
+        raise Conflict("you are offline: go online or busy (PATCH /me) before taking shoppers")
+    load = _active_count(session, agent.id)
+    if load >= agent.max_concurrent:
+        raise Conflict(f"you are at your capacity ({load}/{agent.max_concurrent}): end a conversation, "
+                       "or raise max_concurrent (PATCH /me)")
+    assign(session, effects, shop, conversation, agent, conversation.group_id, now, how="pick")
     effects.commit(session)
     return conversation
 
@@ -156,9 +185,11 @@ def set_status(session: Session, agent: Agent, now: datetime, status: str | None
         mine = session.scalars(select(Conversation).where(Conversation.agent_id == agent.id,
                                                           Conversation.state == "active")).all()
         if mine and not force:
-            raise Conflict(f"you still have {len(mine)} active conversations; end or transfer them, "
-                           "or go offline with force to put them back in the queue")
+            raise Conflict(f"you still have {len(mine)} active conversations: end or transfer them, "
+                           "go busy to take no new ones, or go offline with force to put them back "
+                           "in the queue")
         for conversation in mine:  # back to the queue, at the place they first queued
+            release_stint(session, conversation.id, now, "requeue")
             conversation.state, conversation.agent_id, conversation.assigned_at = "queued", None, None
             conversation.queued_at = conversation.queued_at or now
             conversation.routed_at = None  # routed afresh: told where they stand if nobody takes them
@@ -191,7 +222,8 @@ def reassign(session: Session, conversation_id: int, now: datetime, cutoff: date
         session.rollback()
         return False
     previous = conversation.agent_id
-    assign(session, effects, shop, conversation, session.get(Agent, decision.agent_id), decision.group_id, now)
+    assign(session, effects, shop, conversation, session.get(Agent, decision.agent_id), decision.group_id, now,
+           how="reassign")
     effects.publish(names.CONVERSATION_REASSIGNED, conversation.id, previous, from_agent=previous)
     dispatch_locked(session, effects, shop, now)
     effects.commit(session)

@@ -1,4 +1,5 @@
-"""What the shop tells the shopper on its own: welcome, queue, off-hours, no-agent, rating, thanks.
+"""What the shop tells the shopper on its own: welcome, transfer, queue, off-hours, no-agent,
+rating, thanks.
 
 Every notice is an outbox row like an agent's reply, so it is delivered by the same jobs and
 counts against the same channel window and caps.
@@ -23,6 +24,7 @@ SETTING = {
     "no_agent": "no_agent_message",
     "rating": "rating_message",
     "thanks": "thanks_message",
+    "transfer": "transfer_message",
 }
 
 

@@ -143,7 +143,8 @@ def _step_by_step(store: Store, channel: ChannelConfig, inbound: InboundMessage,
         if conversation.is_new and rating_pending is not None:
             # The shopper moved on: the old card lapses, or "3个都要" would be taken as a rating.
             store.lapse_rating(customer_id, rating_pending)
-        message = store.add_message(next(ids), channel, conversation.id, inbound_row(inbound, stamp))
+        message = store.add_message(next(ids), channel, conversation.id,
+                                    inbound_row(inbound, stamp, expects_reply=answer is None and rated is None))
         bot = thanks_id = None
         if answer is not None:
             bot = store.add_message(next(ids), channel, conversation.id,

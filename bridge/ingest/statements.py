@@ -44,9 +44,9 @@ RETURNING id, state, agent_id, created_at, queued_at"""
 
 MESSAGE_INSERT = """
 INSERT INTO messages (id, shop_id, conversation_id, direction, sender, type, text, media, raw,
-                      external_id, delivery, attempts, created_at, updated_at)
+                      external_id, delivery, expects_reply, attempts, created_at, updated_at)
 SELECT {id}, :shop_id, {conversation}, {direction}, {sender}, {type}, {text}, {media}, {raw},
-       {external_id}, {delivery}, 0, :stamp, :stamp
+       {external_id}, {delivery}, {expects_reply}, 0, :stamp, :stamp
 {source}
 RETURNING id"""
 
@@ -56,7 +56,7 @@ INSERT INTO inbound_receipts (shop_id, channel_id, external_id, kind, customer_i
 SELECT :shop_id, :channel_id, :external_id, :kind, {customer}, {message}, {reply}, :payload, :stamp
 {source}"""
 
-_COLUMNS = ("direction", "sender", "type", "text", "media", "raw", "external_id", "delivery")
+_COLUMNS = ("direction", "sender", "type", "text", "media", "raw", "external_id", "delivery", "expects_reply")
 
 UPSERT_SHOPPER = SHOPPER_INSERT.format(openid=":external_id")
 UPSERT_CONVERSATION = CONVERSATION_INSERT.format(
@@ -78,12 +78,14 @@ WITH shopper AS ({SHOPPER_INSERT.format(openid=":user_id")}
 ), message AS ({MESSAGE_INSERT.format(
     id="nextval('messages_id_seq')", conversation="conversation.id", source="FROM conversation",
     direction="'in'", sender="'customer'", type=":type", text=":text", media=":media", raw=":raw",
-    external_id=":external_id", delivery="NULL")}
+    external_id=":external_id", delivery="NULL",
+    expects_reply="NOT (conversation.state = ANY(CAST(:reply_states AS text[])))")}
 ), bot AS ({MESSAGE_INSERT.format(
     id="nextval('messages_id_seq')", conversation="conversation.id",
     source="FROM conversation WHERE conversation.state = ANY(CAST(:reply_states AS text[]))",
     direction="'out'", sender="'bot'", type=":reply_type", text=":reply_text",
-    media=":reply_media", raw=":reply_raw", external_id="NULL", delivery=":reply_delivery")}
+    media=":reply_media", raw=":reply_raw", external_id="NULL", delivery=":reply_delivery",
+    expects_reply="NULL")}
 ), receipt AS ({RECEIPT_INSERT.format(customer="shopper.id", message="message.id",
                                       reply="(SELECT id FROM bot)", source="FROM shopper, message")}
 )

@@ -69,6 +69,7 @@ SETTINGS = obj({
     "rating_on_end": (boolean, True),
     "rating_message": _message("请为客服{agent}本次的服务评分：回复 1-5 的数字（5 分最满意），数字后可附上您的评价。"),
     "thanks_message": _message("感谢您对客服{agent}的评价"),
+    "transfer_message": _message("已为您转接客服{agent}"),
     "robot_fallback_message": _message("没有找到相关答案，回复“人工”为您转接人工客服。"),
     "allow_pick": (boolean, True),
     "customer_idle_minutes": (integer(0, 1440), 15),

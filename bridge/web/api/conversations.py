@@ -82,10 +82,11 @@ def get_conversation(conversation_id: int):
 
 
 def _metrics(c: Conversation) -> dict:
-    """Response times from assignment: the 3-minute response rate is the share answered in 180 s."""
-    rows = db.session().execute(select(Message.created_at, Message.responded_at).where(
-        Message.conversation_id == c.id, Message.direction == "in", Message.responded_at.is_not(None))).all()
-    times = [lifecycle.reply_seconds(asked, answered, c.assigned_at) for asked, answered in rows]
+    """The shopper messages that waited for a person, answered, and answered within 3 minutes
+    of the message (or of the answering agent's assignment, if that came later)."""
+    times = db.session().scalars(select(Message.response_seconds).where(
+        Message.conversation_id == c.id, Message.expects_reply.is_(True),
+        Message.responded_at.is_not(None))).all()
     fast = sum(t <= lifecycle.FAST_REPLY_SECONDS for t in times)
     return {"answered": len(times), "answered_within_3min": fast,
             "response_rate_3min": round(fast / len(times), 4) if times else None}
@@ -111,12 +112,16 @@ def list_messages(conversation_id: int):
 def post_message(conversation_id: int):
     c = _conversation(conversation_id)
     agent, now = current_agent(), _now()
-    if c.agent_id != agent.id and agent.role != "admin":
-        raise APIError(409, "conflict", "accept the conversation before replying")
     history = c.channel.shop.settings.get("history_reply_hours", 72)
+    if c.state in ("bot", "queued", "waiting"):
+        raise APIError(409, "conflict", f"the conversation is {c.state}: no agent has it yet; take it "
+                       "first (POST …/accept), then reply")
+    if c.agent_id != agent.id and agent.role != "admin":
+        raise APIError(409, "conflict", f"the conversation is {c.state} with {c.agent.name if c.agent else 'nobody'}: "
+                       "only its agent or an admin can reply")
     if not lifecycle.can_reply(c, history, now):
-        raise APIError(409, "conflict", f"the conversation is {c.state}; ended conversations can be "
-                       f"answered for {history} hours")
+        raise APIError(409, "conflict", f"the conversation ended over {history} hours ago (setting "
+                       "history_reply_hours); the shopper's next message opens a new one")
     if request.mimetype == "multipart/form-data":
         type_, text, media = "image", None, _upload_image(c)
     else:
@@ -131,7 +136,7 @@ def post_message(conversation_id: int):
     session = db.session()
     effects = Effects(c.shop_id)
     message = delivery.create_outbound(session, c, "agent", type_, text, now, agent_id=agent.id, media=media)
-    lifecycle.record_agent_reply(session, c, now)
+    lifecycle.record_agent_reply(session, c, agent, now)
     effects.deliver(message.id)
     effects.publish(names.MESSAGE_CREATED, c.id, c.agent_id, shopper_id=c.customer_id,
                     message_id=message.id)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bridge.conversations import lifecycle
 from bridge.infra import db
-from bridge.models import Agent, Conversation, Message
+from bridge.models import Agent, Assignment, Conversation, Message
 from bridge.web.api.auth import current_agent, login_required
 from bridge.web.api.errors import APIError
 
@@ -30,34 +30,41 @@ def _since() -> datetime:
 @bp.get("/stats")
 @login_required
 def agent_stats():
+    """Each agent's figures since `since` (default: the last 24 hours); README, Agent API,
+    says what each one counts."""
     agent = current_agent()
     if agent.role != "admin":
         raise APIError(403, "forbidden", "stats are for admins")
-    since, session = _since(), db.session()
-    conversations = session.scalars(select(Conversation).where(
-        Conversation.shop_id == agent.shop_id, Conversation.assigned_at >= since)).all()
-    answered = session.execute(
-        select(Conversation.agent_id, Conversation.assigned_at, Message.created_at, Message.responded_at)
-        .join(Message, Message.conversation_id == Conversation.id)
-        .where(Conversation.shop_id == agent.shop_id, Conversation.assigned_at >= since,
-               Message.direction == "in", Message.responded_at.is_not(None))).all()
-    per = defaultdict(lambda: {"conversations": 0, "first_response": [], "answered": 0, "fast": 0, "ratings": []})
-    for c in conversations:
-        row = per[c.agent_id]
-        row["conversations"] += 1
-        if c.first_response_at:
-            row["first_response"].append((c.first_response_at - c.assigned_at).total_seconds())
-        if c.rating_score:
-            row["ratings"].append(c.rating_score)
-    for agent_id, assigned_at, created, responded in answered:
+    since, session, shop_id = _since(), db.session(), agent.shop_id
+    per = defaultdict(lambda: {"conversations": set(), "assignments": 0, "first_response": [],
+                               "answered": 0, "fast": 0, "ratings": []})
+    for agent_id, conversation_id, assigned_at, first_response_at in session.execute(
+            select(Assignment.agent_id, Assignment.conversation_id, Assignment.assigned_at,
+                   Assignment.first_response_at)
+            .where(Assignment.shop_id == shop_id, Assignment.assigned_at >= since)):
+        row = per[agent_id]
+        row["conversations"].add(conversation_id)
+        row["assignments"] += 1
+        if first_response_at is not None:
+            row["first_response"].append((first_response_at - assigned_at).total_seconds())
+    for agent_id, seconds in session.execute(
+            select(Message.responded_by, Message.response_seconds)
+            .where(Message.shop_id == shop_id, Message.expects_reply.is_(True),
+                   Message.responded_by.is_not(None), Message.responded_at >= since)):
         per[agent_id]["answered"] += 1
-        per[agent_id]["fast"] += lifecycle.reply_seconds(created, responded, assigned_at) <= lifecycle.FAST_REPLY_SECONDS
-    names = dict(session.execute(select(Agent.id, Agent.username).where(Agent.shop_id == agent.shop_id)).all())
+        per[agent_id]["fast"] += seconds <= lifecycle.FAST_REPLY_SECONDS
+    for agent_id, score in session.execute(
+            select(Conversation.agent_id, Conversation.rating_score)
+            .where(Conversation.shop_id == shop_id, Conversation.rated_at >= since,
+                   Conversation.agent_id.is_not(None))):
+        per[agent_id]["ratings"].append(score)
+    names = dict(session.execute(select(Agent.id, Agent.username).where(Agent.shop_id == shop_id)).all())
     items = []
     for agent_id, row in sorted(per.items(), key=lambda kv: names.get(kv[0], "")):
         firsts, ratings = row["first_response"], row["ratings"]
         items.append({
-            "agent": names.get(agent_id), "conversations": row["conversations"],
+            "agent": names.get(agent_id), "conversations": len(row["conversations"]),
+            "assignments": row["assignments"],
             "avg_first_response_seconds": round(sum(firsts) / len(firsts), 1) if firsts else None,
             "messages_answered": row["answered"],
             "response_rate_3min": round(row["fast"] / row["answered"], 4) if row["answered"] else None,

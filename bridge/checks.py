@@ -98,3 +98,16 @@ def one_of(*choices: str) -> Check:
         return value
 
     return check
+
+
+def mapping_of(key: Check, value: Check, max_items: int = 1000) -> Check:
+    """An object whose keys and values each pass their check."""
+
+    def check(mapping: Any, path: str) -> dict[Any, Any]:
+        if not isinstance(mapping, dict):
+            raise ConfigError(path, "must be an object")
+        if len(mapping) > max_items:
+            raise ConfigError(path, f"must have at most {max_items} entries")
+        return {key(k, f"{path}.{k}"): value(v, f"{path}.{k}") for k, v in mapping.items()}
+
+    return check

@@ -210,6 +210,7 @@ class Conversation(Base):
     routed_at: Mapped[datetime | None]  # when routing first decided (and told the shopper)
     end_reason: Mapped[str | None] = mapped_column(String(32))
     rating_invited_at: Mapped[datetime | None]
+    rating_hinted_at: Mapped[datetime | None]  # the shopper was told how to answer the card, once
     rating_score: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(String(500))
     rated_at: Mapped[datetime | None]

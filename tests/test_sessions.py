@@ -48,6 +48,9 @@ def thanks(name: str) -> str:
     return f"感谢您对客服{name}的评价"
 
 
+RATING_HINT = "请回复1-5分评价（5分最满意）；有新的问题请再发一次。"
+
+
 def queue_notice(position: int) -> str:
     return f"当前排队第{position}位，请稍候。"
 
@@ -291,7 +294,7 @@ def test_raising_capacity_drains_the_queue(desk):
 
 @pytest.mark.parametrize("hours, expected", [(72, "bob"), (0, "alice")])
 def test_returning_shopper_goes_back_to_the_recent_agent(desk, hours, expected):
-    desk.load(settings={"recent_contact_hours": hours})
+    desk.load(settings={"recent_contact_hours": hours, "rating_on_end": False})
     desk.online("bob")
     desk.write("o-back", "上次的订单")
     desk.jobs()
@@ -570,7 +573,11 @@ def test_a_pending_rating_card_lapses_once_the_shopper_moves_on(desk):
     desk.load()
     first = desk.served("alice", "o-moveon", "问个问题")
     desk.post("alice", first, "end")  # the rating card goes out
-    desk.write("o-moveon", "还有个问题")  # not a rating: a new conversation
+    desk.write("o-moveon", "还有个问题")  # not understood as a rating: one hint, same conversation
+    desk.jobs()
+    assert desk.conv("o-moveon")["id"] == first
+    assert desk.told("o-moveon")[-1] == RATING_HINT
+    desk.write("o-moveon", "我想问一下尺码")  # still no rating: the shopper has moved on
     desk.jobs()
     second = desk.conv("o-moveon")["id"]
     assert second != first
@@ -580,7 +587,8 @@ def test_a_pending_rating_card_lapses_once_the_shopper_moves_on(desk):
 
     assert desk.get(first)["rating"] is None
     assert [m["text"] for m in desk.messages(second) if m["sender"] == "customer"] == [
-        "还有个问题", "3个颜色都要，能便宜点吗"]
+        "我想问一下尺码", "3个颜色都要，能便宜点吗"]
+    assert desk.told("o-moveon").count(RATING_HINT) == 1
     assert desk.get(second)["awaiting_reply_since"] is not None  # alice owes an answer
     desk.jobs()
     assert thanks("Alice") not in desk.told("o-moveon")

@@ -14,7 +14,12 @@ from typing import Any
 from adapters.wechat.oa import SEND_WINDOW as OA_SEND_WINDOW
 from adapters.wechat.oa import WeChatOAAdapter
 from adapters.wechat.push import OASimulator
-from bridge.channels.contract import Adapter, Capabilities, ChannelConfig, ChannelRuntime
+from bridge.channels.contract import (
+    Adapter,
+    Capabilities,
+    ChannelConfig,
+    ChannelRuntime,
+)
 from bridge.checks import REQUIRED, Check, one_of, optional, string
 
 

@@ -24,6 +24,7 @@ SETTING = {
     "no_agent": "no_agent_message",
     "rating": "rating_message",
     "thanks": "thanks_message",
+    "rating_hint": "rating_hint_message",
     "transfer": "transfer_message",
 }
 

@@ -11,7 +11,12 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.infra.sqlite_writers import BACKSTOP_PAGES, Checkpointer, WriterLock, connection_class
+from bridge.infra.sqlite_writers import (
+    BACKSTOP_PAGES,
+    Checkpointer,
+    WriterLock,
+    connection_class,
+)
 
 
 def make_engine(url: str, pre_ping: bool = True) -> Engine:

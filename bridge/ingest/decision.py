@@ -20,18 +20,36 @@ BOT_ANSWERS_IN = ("bot", *WAITING_STATES)
 # A rating is one digit 1–5 on its own: "5", "5分", "5 很好". A longer number (an order
 # number, a phone number, "12件") is a message, not a rating.
 RATING = re.compile(r"^\s*([1-5])(?!\d)\s*[分星]?\s*[,，.。:：;；!！\s-]*(.*)$", re.S)
+# What shoppers type instead of a digit; a shop adds or overrides words (setting rating_words).
+RATING_WORDS = {
+    "五星": 5, "五分": 5, "非常满意": 5, "很满意": 5, "超级满意": 5, "好评": 5,
+    "四星": 4, "四分": 4, "满意": 4, "比较满意": 4, "还行": 4,
+    "三星": 3, "三分": 3, "一般": 3, "还可以": 3,
+    "两星": 2, "二星": 2, "两分": 2, "二分": 2, "不满意": 2, "不太满意": 2,
+    "一星": 1, "一分": 1, "很不满意": 1, "非常不满意": 1, "很差": 1, "差评": 1,
+}
+_PAUSE = " \t\n,，.。:：;；!！~～-"
 
 
 def asks_for_human(text: str | None) -> bool:
     return bool(text) and (fold(text) in HANDOFF or "转人工" in text)
 
 
-def rating_of(text: str | None) -> tuple[int, str | None] | None:
-    """(score, comment) if TEXT reads as an answer to a rating card."""
-    match = RATING.match(text or "")
-    if match is None:
-        return None
-    return int(match.group(1)), match.group(2).strip()[:500] or None
+def rating_of(text: str | None, words: Mapping[str, int] | None = None) -> tuple[int, str | None] | None:
+    """(score, comment) if TEXT reads as an answer to a rating card: a digit 1–5, or one of
+    the rating words ("很满意，谢谢") followed by nothing, or by a comment after a pause."""
+    text = (text or "").strip()
+    match = RATING.match(text)
+    if match is not None:
+        return int(match.group(1)), match.group(2).strip()[:500] or None
+    vocabulary = {**RATING_WORDS, **(words or {})}
+    for word in sorted(vocabulary, key=len, reverse=True):  # 很不满意 before 不满意 before 满意
+        if text.casefold().startswith(word.casefold()):
+            rest = text[len(word):]
+            if rest and rest[0] not in _PAUSE:
+                return None  # the word runs on into a sentence ("满意吗", "一般来说…")
+            return vocabulary[word], rest.strip(_PAUSE)[:500] or None
+    return None
 
 
 @dataclass(frozen=True)
@@ -49,6 +67,9 @@ class Decision:
     answer: Answer | None = None
     rating: tuple[int, str | None] | None = None  # if a rating card is pending, this is the answer
     handoff: bool = False  # the shopper asked for a human
+    # A plain text that neither rates nor asks for anything the bridge knows: if a rating card
+    # is pending, it may be an answer the bridge did not understand (the shopper gets a hint).
+    unclear: bool = False
 
 
 def decide(inbound: InboundMessage, matcher: Matcher, settings: Mapping[str, Any]) -> Decision:
@@ -66,8 +87,9 @@ def decide(inbound: InboundMessage, matcher: Matcher, settings: Mapping[str, Any
         answer = Answer(Reply(type="text", text=fallback), {"robot_fallback": True}, ("bot",))
     else:
         answer = None
-    rating = rating_of(inbound.text) if inbound.kind == "text" else None
+    rating = rating_of(inbound.text, settings.get("rating_words")) if inbound.kind == "text" else None
     # A hand-off request always goes to routing; otherwise, unless a rule (or a robot-first
     # shop) answers.
     return Decision(leaves_bot=handoff or (rule is None and not robot_first), answer=answer,
-                    rating=rating, handoff=handoff)
+                    rating=rating, handoff=handoff,
+                    unclear=inbound.kind == "text" and rating is None and rule is None and not handoff)

@@ -31,17 +31,24 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
 from bridge.autoreply import Matcher
-from bridge.channels.contract import Capabilities, ChannelConfig, InboundMessage, Reply, SendWindow
+from bridge.channels.contract import (
+    Capabilities,
+    ChannelConfig,
+    InboundMessage,
+    Reply,
+    SendWindow,
+)
 from bridge.conversations.notices import notice_text
 from bridge.effects import Effects
 from bridge.events import names
 from bridge.ingest.decision import Decision, decide
-from bridge.ingest.store import Duplicate, Opened, Store, bot_row, inbound_row, notice_row
+from bridge.ingest.rows import Opened, bot_row, inbound_row, notice_row
+from bridge.ingest.store import Duplicate, Store
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +59,8 @@ class Pushed:
     conversation: Opened
     message_id: int
     bot_id: int | None  # the bot's answer, if it was given
-    lapse_rating: int | None = None  # a rating card the shopper left by opening a new conversation
     score: int | None = None  # the message rated the conversation
-    thanks_id: int | None = None  # the shop's thanks for the rating, an outbox row
+    notice_id: int | None = None  # what the shop says to that: the thanks, or how to rate
 
 
 def ingest(engine: Engine, channel: ChannelConfig, capabilities: Capabilities,
@@ -90,72 +96,70 @@ def _message(store: Store, channel: ChannelConfig, capabilities: Capabilities, i
              decision: Decision, settings: dict, window: SendWindow | None, now: datetime) -> Reply | None:
     # Without a passive reply, the bot's answer is an outbox row, delivered like an agent's.
     answer_delivery = None if capabilities.passive_reply else "pending"
+    pushed = None
     if store.pg and decision.rating is None:
         pushed = _as_one_statement(store, channel, inbound, decision, answer_delivery, window, now)
-    else:
+        if pushed is None:  # a rating card of an ended conversation is pending: the steps decide
+            store.transactional()
+    if pushed is None:
         pushed = _step_by_step(store, channel, inbound, decision, answer_delivery, settings, window, now)
     _after_commit(channel, pushed, bot_in_outbox=answer_delivery is not None)
-    if pushed.lapse_rating is not None:
-        # PostgreSQL's one statement cannot write the shopper's row twice: the old card lapses
-        # just after it, and only if it is still the one pending. The push is stored and
-        # answered already; if this fails, a "5" may still rate the old conversation.
-        try:
-            store.lapse_rating(pushed.customer_id, pushed.lapse_rating)
-        except Exception:  # noqa: BLE001 — logged; the push itself must still get its answer
-            log.exception("customer %s: rating card %s did not lapse", pushed.customer_id,
-                          pushed.lapse_rating)
     if pushed.bot_id is None or answer_delivery is not None:
         return None
     return decision.answer.reply
 
 
 def _as_one_statement(store: Store, channel: ChannelConfig, inbound: InboundMessage, decision: Decision,
-                      answer_delivery: str | None, window: SendWindow | None, now: datetime) -> Pushed:
+                      answer_delivery: str | None, window: SendWindow | None, now: datetime) -> Pushed | None:
     """PostgreSQL, an ordinary message: one statement in a transaction of its own."""
-    customer_id, conversation, message, bot, lapse = store.push_message(
-        channel, inbound, window, decision.leaves_bot, decision.answer, answer_delivery, now)
-    return Pushed(customer_id, conversation, message, bot, lapse)
+    row = store.push_message(channel, inbound, window, decision.leaves_bot, decision.answer,
+                             answer_delivery, now)
+    return Pushed(*row) if row is not None else None
 
 
 def _step_by_step(store: Store, channel: ChannelConfig, inbound: InboundMessage, decision: Decision,
                   answer_delivery: str | None, settings: dict, window: SendWindow | None,
                   now: datetime) -> Pushed:
-    """The push statement by statement, in one transaction: SQLite, and on PostgreSQL a text
-    that may answer a rating card, which the shopper's row decides. On PostgreSQL the writes
-    after the decision go out together, with the COMMIT."""
+    """The push statement by statement, in one transaction: SQLite; and on PostgreSQL a text
+    that may answer a rating card, or any message while the card of an ended conversation
+    is pending, which the shopper's row decides. On PostgreSQL the writes after the decision
+    go out together, with the COMMIT."""
     stamp = store.stamp(now)
     store.begin()
-    customer_id, rating_pending = store.upsert_shopper(channel, inbound.user_id, window, now)
-    rated = None
-    if decision.rating is not None and rating_pending is not None:
-        rated = store.rate(customer_id, rating_pending, *decision.rating, stamp)
-    if rated is not None:  # the message joins the rated conversation; the shop thanks the shopper
-        conversation, agent_name = rated
-        thanks = notice_text(settings, "thanks", agent=agent_name or "")
-    else:
-        conversation = store.upsert_conversation(channel, inbound.user_id, decision.leaves_bot, stamp)
-        thanks = None
-    answer = decision.answer if rated is None and decision.answer is not None \
+    customer_id, card = store.upsert_shopper(channel, inbound.user_id, window, now)
+    joined = notice = score = None  # the card's conversation, if the message stays there; what the shop says
+    if card is not None:
+        card_since = store.stamp(now - timedelta(hours=settings.get("rating_card_hours", 24)))
+        if decision.rating is not None:
+            rated = store.rate(customer_id, card, *decision.rating, stamp, card_since)
+            if rated is not None:  # the message joins the rated conversation; the shop thanks
+                (joined, agent_name), score = rated, decision.rating[0]
+                notice = ("thanks", notice_text(settings, "thanks", agent=agent_name or ""))
+        elif decision.unclear and (hint := notice_text(settings, "rating_hint")) is not None:
+            joined = store.hint(card, stamp, card_since)  # not understood: told how, once
+            notice = ("rating_hint", hint) if joined is not None else None
+    conversation = joined or store.upsert_conversation(channel, inbound.user_id, decision.leaves_bot, stamp)
+    answer = decision.answer if joined is None and decision.answer is not None \
         and conversation.state in decision.answer.states else None
-    ids = iter(store.reserve_message_ids(1 + (answer is not None) + (thanks is not None)))
+    if notice is not None and notice[1] is None:  # the merchant blanked it
+        notice = None
+    ids = iter(store.reserve_message_ids(1 + (answer is not None) + (notice is not None)))
 
     with store.round_trip():
-        if conversation.is_new and rating_pending is not None:
+        if conversation.is_new and card is not None:
             # The shopper moved on: the old card lapses, or "3个都要" would be taken as a rating.
-            store.lapse_rating(customer_id, rating_pending)
+            store.lapse_rating(customer_id, card)
         message = store.add_message(next(ids), channel, conversation.id,
-                                    inbound_row(inbound, stamp, expects_reply=answer is None and rated is None))
-        bot = thanks_id = None
+                                    inbound_row(inbound, stamp, expects_reply=answer is None and joined is None))
+        bot = notice_id = None
         if answer is not None:
             bot = store.add_message(next(ids), channel, conversation.id,
                                     bot_row(answer.reply, answer.source, answer_delivery, stamp))
-        if thanks is not None:
-            thanks_id = store.add_message(next(ids), channel, conversation.id,
-                                          notice_row("thanks", thanks, stamp))
+        if notice is not None:
+            notice_id = store.add_message(next(ids), channel, conversation.id, notice_row(*notice, stamp))
         store.take_receipt(channel, inbound, customer_id, message, bot, stamp)
         store.commit()
-    score = decision.rating[0] if rated is not None else None
-    return Pushed(customer_id, conversation, message, bot, score=score, thanks_id=thanks_id)
+    return Pushed(customer_id, conversation, message, bot, score=score, notice_id=notice_id)
 
 
 def _after_commit(channel: ChannelConfig, pushed: Pushed, bot_in_outbox: bool) -> None:
@@ -170,9 +174,9 @@ def _after_commit(channel: ChannelConfig, pushed: Pushed, bot_in_outbox: bool) -
     effects.publish(names.MESSAGE_CREATED, conversation.id, message_id=pushed.message_id, **audience)
     if bot_in_outbox and pushed.bot_id is not None:
         effects.deliver(pushed.bot_id)
-    if pushed.thanks_id is not None:
-        effects.deliver(pushed.thanks_id)
-        effects.publish(names.MESSAGE_CREATED, conversation.id, message_id=pushed.thanks_id, **audience)
+    if pushed.notice_id is not None:
+        effects.deliver(pushed.notice_id)
+        effects.publish(names.MESSAGE_CREATED, conversation.id, message_id=pushed.notice_id, **audience)
     if pushed.score is not None:
         effects.publish(names.CONVERSATION_RATED, conversation.id, conversation.agent_id,
                         score=pushed.score)

@@ -68,13 +68,20 @@ ADD_MESSAGE = MESSAGE_INSERT.format(
 TAKE_RECEIPT = RECEIPT_INSERT.format(customer=":customer_id", message=":message_id",
                                      reply=":reply_message_id", source="")
 
+# A shopper who was sent a rating card at the end of a conversation: what they write now
+# decides whether it answers the card, gets the card's hint, or opens a new conversation.
+# That goes step by step (the pipeline reads an empty result as "take the steps").
+NO_CARD_OF_AN_ENDED_CONVERSATION = """FROM shopper
+WHERE shopper.rating_conversation_id IS NULL OR NOT EXISTS (
+    SELECT 1 FROM conversations card WHERE card.id = shopper.rating_conversation_id AND card.state = 'ended')"""
+
 # PostgreSQL: the same writes as one statement, each reading the rows the one before returned.
 # The shopper's row is locked first, as above, so two pushes of one shopper still take turns,
 # and a taken receipt fails the statement with everything in it. The bot's answer is written
 # only if the conversation is in one of the states `reply_states` names.
 PUSH_MESSAGE = f"""
 WITH shopper AS ({SHOPPER_INSERT.format(openid=":user_id")}
-), conversation AS ({CONVERSATION_INSERT.format(shopper="shopper.id", source="FROM shopper WHERE true")}
+), conversation AS ({CONVERSATION_INSERT.format(shopper="shopper.id", source=NO_CARD_OF_AN_ENDED_CONVERSATION)}
 ), message AS ({MESSAGE_INSERT.format(
     id="nextval('messages_id_seq')", conversation="conversation.id", source="FROM conversation",
     direction="'in'", sender="'customer'", type=":type", text=":text", media=":media", raw=":raw",
@@ -108,12 +115,22 @@ WHERE r.channel_id = :channel_id AND r.external_id = :external_id
 
 RESERVE_IDS = "SELECT nextval('messages_id_seq') FROM generate_series(1, :n)"
 
-# An answer to a pending rating card: the conversation takes the score, if not rated yet.
+# An answer to a pending rating card: the conversation takes the score, if not rated yet and
+# the card is still alive.
 RATE = """
 UPDATE conversations SET rating_score = :score, rating_comment = :comment, rated_at = :stamp,
                          last_customer_message_at = :stamp
-WHERE id = :card AND rated_at IS NULL
+WHERE id = :card AND rated_at IS NULL AND rating_invited_at >= :card_since
 RETURNING id, state, agent_id, (SELECT name FROM agents WHERE agents.id = conversations.agent_id)
+"""
+
+# A message that does not answer the card of an ended conversation: the shopper is told how
+# to answer it, once while the card lives, and the message stays in that conversation.
+HINT = """
+UPDATE conversations SET rating_hinted_at = :stamp
+WHERE id = :card AND state = 'ended' AND rated_at IS NULL AND rating_hinted_at IS NULL
+      AND rating_invited_at >= :card_since
+RETURNING id, state, agent_id
 """
 
 

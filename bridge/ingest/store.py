@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
@@ -19,9 +18,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from bridge.channels.contract import ChannelConfig, InboundMessage, Reply, SendWindow
+from bridge.channels.contract import ChannelConfig, InboundMessage, SendWindow
 from bridge.ingest import statements as sql
 from bridge.ingest.decision import Answer
+from bridge.ingest.rows import Opened, bot_row, inbound_row
 from bridge.models import Customer
 
 RECEIPT_CONSTRAINT = "uq_inbound_receipts_channel_id"
@@ -29,46 +29,6 @@ RECEIPT_CONSTRAINT = "uq_inbound_receipts_channel_id"
 
 class Duplicate(Exception):
     """The receipt is taken: a copy of this push is already stored."""
-
-
-@dataclass
-class Opened:
-    """The shopper's conversation as the push left it."""
-
-    id: int
-    state: str
-    agent_id: int | None
-    is_new: bool
-    queued_now: bool  # this message sent it to routing
-
-    @classmethod
-    def of(cls, row, stamp: Any) -> Opened:
-        id_, state, agent_id, created_at, queued_at = row
-        return cls(id_, state, agent_id, is_new=created_at == stamp,
-                   queued_now=state == "queued" and queued_at == stamp)
-
-
-def inbound_row(inbound: InboundMessage, stamp: Any, expects_reply: bool = True) -> dict[str, Any]:
-    """The shopper's message; it expects a person's reply unless the robot answered it or it
-    answered a rating card."""
-    return {"direction": "in", "sender": "customer", "type": inbound.kind, "text": inbound.text,
-            "media": dict(inbound.media) if inbound.media else None, "raw": dict(inbound.raw),
-            "external_id": inbound.external_id, "delivery": None, "expects_reply": expects_reply,
-            "stamp": stamp}
-
-
-def bot_row(reply: Reply, source: Mapping[str, Any], delivery: str | None, stamp: Any) -> dict[str, Any]:
-    """The bot's answer: sent as the passive reply (no delivery), or an outbox row (pending)."""
-    return {"direction": "out", "sender": "bot", "type": reply.type, "text": reply.text,
-            "media": {"media_id": reply.media_id} if reply.media_id else None, "raw": dict(source),
-            "external_id": None, "delivery": delivery, "expects_reply": None, "stamp": stamp}
-
-
-def notice_row(kind: str, text: str, stamp: Any) -> dict[str, Any]:
-    """A notice of the shop's own (conversations/notices.py), as an outbox row."""
-    return {"direction": "out", "sender": "system", "type": "text", "text": text, "media": None,
-            "raw": {"notice": kind}, "external_id": None, "delivery": "pending", "expects_reply": None,
-            "stamp": stamp}
 
 
 class Store:
@@ -166,17 +126,22 @@ class Store:
             "stamp": stamp, **self._opening(leaves_bot, stamp),
         }).fetchone(), stamp)
 
-    def rate(self, customer_id: int, card: int, score: int, comment: str | None,
-             stamp: Any) -> tuple[Opened, str | None] | None:
+    def rate(self, customer_id: int, card: int, score: int, comment: str | None, stamp: Any,
+             card_since: Any) -> tuple[Opened, str | None] | None:
         """Take the card's answer: (the rated conversation, its agent's name), or None if the
-        conversation was rated meanwhile. The card is taken either way."""
+        conversation was rated meanwhile or the card has expired. The card is taken either way."""
         self.lapse_rating(customer_id, card)
-        row = self._run(sql.RATE, {"card": card, "score": score, "comment": comment,
-                                   "stamp": stamp}).fetchone()
+        row = self._run(sql.RATE, {"card": card, "score": score, "comment": comment, "stamp": stamp,
+                                   "card_since": card_since}).fetchone()
         if row is None:
             return None
         id_, state, agent_id, agent_name = row
         return Opened(id_, state, agent_id, is_new=False, queued_now=False), agent_name
+
+    def hint(self, card: int, stamp: Any, card_since: Any) -> Opened | None:
+        """The card's conversation, if its shopper is to be told how to answer it (once)."""
+        row = self._run(sql.HINT, {"card": card, "stamp": stamp, "card_since": card_since}).fetchone()
+        return Opened(row[0], row[1], row[2], is_new=False, queued_now=False) if row else None
 
     def reserve_message_ids(self, n: int) -> list[int | None]:
         """PostgreSQL: ids drawn ahead, so the inserts after them go out together."""
@@ -212,10 +177,12 @@ class Store:
 
     def push_message(self, channel: ChannelConfig, inbound: InboundMessage,
                      window: SendWindow | None, leaves_bot: bool, answer: Answer | None,
-                     answer_delivery: str | None, now: datetime) -> tuple:
+                     answer_delivery: str | None, now: datetime) -> tuple | None:
         """In a transaction of its own, one round trip. A taken receipt fails the statement,
         and with it everything else it did. → (customer id, the conversation, the message's
-        id, the bot's answer's id or None, a rating card to lapse or None)."""
+        id, the bot's answer's id or None); None when the shopper has the rating card of an
+        ended conversation pending: then only the shopper's row was written, and the push is
+        for the steps (a second upsert of the shopper writes the same values)."""
         no_answer = {"type": None, "text": None, "media": None, "raw": None, "delivery": None}
         self.conn.execution_options(isolation_level="AUTOCOMMIT")
         try:
@@ -232,10 +199,14 @@ class Store:
             if is_receipt_conflict(exc):
                 raise Duplicate() from exc
             raise
-        customer_id, rating_pending, *opened, message, bot = row
-        conversation = Opened.of(opened, now)
-        lapse = rating_pending if conversation.is_new and rating_pending is not None else None
-        return customer_id, conversation, message, bot, lapse
+        if row is None:
+            return None
+        customer_id, _card, *opened, message, bot = row
+        return customer_id, Opened.of(opened, now), message, bot
+
+    def transactional(self) -> None:
+        """Back from the one statement's autocommit to transactions, for the steps."""
+        self.conn.execution_options(isolation_level=self.conn.default_isolation_level)
 
     # -- events
 

@@ -25,14 +25,9 @@ class Effects:
     def deliver(self, message_id: int) -> None:
         self.deliveries.append(message_id)
 
-    def publish(self, type_: str, conversation_id: int, agent_id: int | None = None,
-                queue: bool = False, shopper_id: int | None = None, **data: Any) -> None:
-        """An event (events/names.py) for the agent AGENT_ID, the queue's watchers if QUEUE,
-        and the shopper SHOPPER_ID (a customer id), once the commit is done."""
-        event = {"type": type_, "conversation_id": conversation_id, "agent_id": agent_id, "queue": queue}
-        if shopper_id is not None:
-            event["shopper_id"] = shopper_id
-        self.published.append({**event, **data})
+    def publish(self, type_: str, conversation_id: int | None, audience: dict[str, Any], **data: Any) -> None:
+        """An event (events/names.py) for its audience (visibility.audience), once the commit is done."""
+        self.published.append({"type": type_, "conversation_id": conversation_id, "audience": audience, **data})
 
     def commit(self, session: Session) -> None:
         session.commit()

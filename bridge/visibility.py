@@ -37,10 +37,24 @@ def sees_conversation(viewer: Viewer, conversation: Conversation) -> bool:
         viewer, conversation.agent_id, conversation.state in UNASSIGNED_STATES)
 
 
+def audience(agent_id: int | None, state: str, shopper_id: int | None = None, *,
+             was_agent: int | None = None, was_state: str | None = None) -> dict[str, Any]:
+    """Who an event about a conversation is for: whoever may see the conversation now and,
+    after a change, whoever saw it before (so that their lists can drop it); and its shopper."""
+    agents = {a for a in (agent_id, was_agent) if a is not None}
+    unassigned = state in UNASSIGNED_STATES or was_state in UNASSIGNED_STATES
+    return {"agents": sorted(agents), "queue": unassigned, "shopper": shopper_id}
+
+
+def agent_audience(agent_id: int) -> dict[str, Any]:
+    """An event about an agent: for that agent (and the admins, who see everything)."""
+    return {"agents": [agent_id], "queue": False, "shopper": None}
+
+
 def sees_event(viewer: Viewer, event: Mapping[str, Any]) -> bool:
-    """Events name their audience (events/names.py): the agent, and everyone who watches the
-    unassigned conversations (`queue`)."""
-    return sees(viewer, event.get("agent_id"), bool(event.get("queue")))
+    """The rule, for an event's audience (`audience` above)."""
+    whom = event["audience"]
+    return viewer.is_admin or viewer.agent_id in whom["agents"] or whom["queue"]
 
 
 def conversation_filter(viewer: Viewer) -> ColumnElement[bool]:

@@ -128,3 +128,18 @@ def test_pagination_of_messages(client, conversation_id):
                        headers=headers).get_json()["items"]
     assert [m["text"] for m in older] == ["m1", "m2"]
     assert client.get(f"/api/v1/conversations/{conversation_id}/messages?limit=0", headers=headers).status_code == 400
+
+
+@pytest.mark.parametrize("method, path, status, code", [
+    ("GET", "/api/v1/nope", 404, "not_found"), ("GET", "/api", 404, "not_found"),
+    ("GET", "/api/v2/conversations", 404, "not_found"), ("DELETE", "/api/v1/me", 405, "method_not_allowed"),
+])
+def test_a_url_under_api_that_names_no_call_is_answered_in_json(client, method, path, status, code):
+    resp = client.open(path, method=method)
+    assert resp.status_code == status and resp.get_json()["error"]["code"] == code
+
+
+def test_a_webhook_url_that_names_no_channel_is_answered_in_plain_text(client, shop):
+    resp = client.post("/hooks/wechat-oa/nope", data=b"<xml/>")
+    assert resp.status_code == 404 and resp.content_type.startswith("text/plain")
+    assert client.get("/hooks/no-such-kind/x").status_code == 404

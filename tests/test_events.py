@@ -61,7 +61,7 @@ def test_the_in_process_stand_in_publishes_directly(tmp_path, sqlite_template):
         assert (queued["type"], created["type"]) == ("conversation.queued", "message.created")
         with db.new_session(app) as s:  # the event names its shopper (the widget's stream will follow it)
             customer_id = s.scalar(select(Customer.id).where(Customer.external_id == "o-standin"))
-        assert (created["shopper_id"], created["queue"], created["agent_id"]) == (customer_id, True, None)
+        assert created["audience"] == {"agents": [], "queue": True, "shopper": customer_id}
     finally:
         listener.close()
         db.dispose(app)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bridge.infra import db
 from bridge.models import CONVERSATION_STATES, Conversation, Customer
-from bridge.visibility import UNASSIGNED_STATES, Viewer, conversation_filter, sees_conversation, sees_event
+from bridge.visibility import Viewer, audience, conversation_filter, sees_conversation, sees_event
 
 
 def test_the_three_readings_of_the_rule_agree(app, shop):
@@ -30,7 +30,7 @@ def test_the_three_readings_of_the_rule_agree(app, shop):
             viewer = Viewer(shop_id=shop.id, agent_id=agent.id, is_admin=agent.role == "admin")
             listed = set(s.scalars(select(Conversation.id).where(conversation_filter(viewer))))
             for c in conversations:
-                event = {"agent_id": c.agent_id, "queue": c.state in UNASSIGNED_STATES}
+                event = {"audience": audience(c.agent_id, c.state, c.customer_id)}
                 seen = sees_conversation(viewer, c)
                 assert seen == (c.id in listed) == sees_event(viewer, event), (agent.username, c.state, c.agent_id)
             expected_for_bob = {c.id for c in conversations
@@ -39,3 +39,13 @@ def test_the_three_readings_of_the_rule_agree(app, shop):
 
     other = Viewer(shop_id=shop.id + 1, agent_id=alice.id, is_admin=True)
     assert not any(sees_conversation(other, c) for c in conversations)  # another shop's admin
+
+
+def test_an_event_after_a_change_reaches_whoever_saw_the_conversation_before():
+    bob, carol = Viewer(1, 2, False), Viewer(1, 3, False)
+    transferred = {"audience": audience(3, "active", 9, was_agent=2, was_state="active")}
+    assert sees_event(bob, transferred) and sees_event(carol, transferred)
+    assigned = {"audience": audience(2, "active", 9, was_state="queued")}  # left the queue
+    assert sees_event(carol, assigned)
+    ended = {"audience": audience(2, "ended", 9, was_state="active")}
+    assert sees_event(bob, ended) and not sees_event(carol, ended)

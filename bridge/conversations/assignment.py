@@ -40,6 +40,7 @@ from bridge.routing import (
     decide,
     drain,
 )
+from bridge.visibility import audience
 
 
 def lock_shop(session: Session, shop_id: int) -> Shop:
@@ -119,12 +120,15 @@ def assign(session: Session, effects: Effects, shop: Shop, conversation: Convers
         stints_before = stint_counts(session, [conversation.id]).get(conversation.id, 0)
     session.add(Assignment(shop_id=shop.id, conversation_id=conversation.id, seq=stints_before + 1,
                            agent_id=agent.id, how=how, assigned_at=now))
+    was_agent, was_state = conversation.agent_id, conversation.state
     conversation.state, conversation.agent_id, conversation.assigned_at = "active", agent.id, now
     conversation.first_response_at = None  # the new agent's clock
     conversation.group_id = group_id if group_id is not None else conversation.group_id
     conversation.routed_at = conversation.routed_at or now
     agent.last_assigned_at = now
-    effects.publish(names.CONVERSATION_ASSIGNED, conversation.id, agent.id, queue=True)
+    effects.publish(names.CONVERSATION_ASSIGNED, conversation.id,
+                    audience(agent.id, "active", conversation.customer_id, was_agent=was_agent,
+                             was_state=was_state), agent_id=agent.id)
     notice = "welcome" if stints_before == 0 else "transfer"
     notices.send_notice(session, effects, shop.settings, conversation, notice, now, agent=agent.name)
 
@@ -219,7 +223,8 @@ def _tell_newcomers(session, effects, shop, rules, agents, usernames, now) -> No
             conversation.state = "queued"
             notices.send_notice(session, effects, shop.settings, conversation, "queue", now,
                                 position=_position(session, shop, conversation, rules.queue_order))
-        effects.publish(names.CONVERSATION_QUEUED, conversation.id, queue=True, state=conversation.state)
+        effects.publish(names.CONVERSATION_QUEUED, conversation.id,
+                        audience(None, conversation.state, conversation.customer_id), state=conversation.state)
 
 
 def _position(session: Session, shop: Shop, conversation: Conversation, order: str) -> int:

@@ -25,6 +25,7 @@ from bridge.errors import Conflict
 from bridge.events import names
 from bridge.models import Agent, Assignment, Conversation, Message, Shop
 from bridge.routing import Request, decide
+from bridge.visibility import agent_audience, audience
 
 
 def _locked(session: Session, conversation_id: int) -> tuple[Conversation, Shop, Effects]:
@@ -86,10 +87,12 @@ def end(session: Session, conversation_id: int, now: datetime, reason: str,
             or conversation.last_customer_message_at is None
             or conversation.last_customer_message_at >= idle_before):
         raise Conflict("the shopper is no longer idle")
-    served_by = conversation.agent
+    served_by, was_state = conversation.agent, conversation.state
     conversation.state, conversation.ended_at, conversation.end_reason = "ended", now, reason
     release_stint(session, conversation.id, now, "end")
-    effects.publish(names.CONVERSATION_ENDED, conversation.id, conversation.agent_id, queue=True, reason=reason)
+    effects.publish(names.CONVERSATION_ENDED, conversation.id,
+                    audience(conversation.agent_id, "ended", conversation.customer_id, was_state=was_state),
+                    reason=reason)
     if served_by is not None and shop.settings.get("rating_on_end", True) and conversation.rated_at is None:
         _invite_rating(session, effects, shop.settings, conversation, served_by, now)
     dispatch_locked(session, effects, shop, now)
@@ -121,7 +124,7 @@ def transfer(session: Session, conversation_id: int, now: datetime, agent_id: in
     if conversation.state == "ended":
         raise Conflict("the conversation has ended and cannot be transferred; the shopper's next "
                        "message opens a new one")
-    previous = conversation.agent_id
+    previous, was_state = conversation.agent_id, conversation.state
     if agent_id is not None:
         target = session.get(Agent, agent_id)
         if target.id == previous:
@@ -139,7 +142,9 @@ def transfer(session: Session, conversation_id: int, now: datetime, agent_id: in
         conversation.state, conversation.agent_id, conversation.group_id = "queued", None, group_id
         conversation.assigned_at, conversation.routed_at = None, None
         conversation.queued_at = now
-    effects.publish(names.CONVERSATION_TRANSFERRED, conversation.id, previous, queue=True,
+    effects.publish(names.CONVERSATION_TRANSFERRED, conversation.id,
+                    audience(conversation.agent_id, conversation.state, conversation.customer_id,
+                             was_agent=previous, was_state=was_state),
                     to_agent=agent_id, to_group=group_id)
     dispatch_locked(session, effects, shop, now)
     effects.commit(session)
@@ -193,12 +198,14 @@ def set_status(session: Session, agent: Agent, now: datetime, status: str | None
             conversation.state, conversation.agent_id, conversation.assigned_at = "queued", None, None
             conversation.queued_at = conversation.queued_at or now
             conversation.routed_at = None  # routed afresh: told where they stand if nobody takes them
-            effects.publish(names.CONVERSATION_REQUEUED, conversation.id, agent.id, queue=True)
+            effects.publish(names.CONVERSATION_REQUEUED, conversation.id,
+                            audience(None, "queued", conversation.customer_id, was_agent=agent.id))
     if status is not None:
         agent.status = status
     if max_concurrent is not None:
         agent.max_concurrent = max_concurrent
-    effects.publish(names.AGENT_UPDATED, 0, agent.id, status=agent.status, max_concurrent=agent.max_concurrent)
+    effects.publish(names.AGENT_UPDATED, None, agent_audience(agent.id), agent_id=agent.id,
+                    status=agent.status, max_concurrent=agent.max_concurrent)
     session.flush()
     dispatch_locked(session, effects, shop, now)
     effects.commit(session)
@@ -224,7 +231,9 @@ def reassign(session: Session, conversation_id: int, now: datetime, cutoff: date
     previous = conversation.agent_id
     assign(session, effects, shop, conversation, session.get(Agent, decision.agent_id), decision.group_id, now,
            how="reassign")
-    effects.publish(names.CONVERSATION_REASSIGNED, conversation.id, previous, from_agent=previous)
+    effects.publish(names.CONVERSATION_REASSIGNED, conversation.id,
+                    audience(conversation.agent_id, "active", conversation.customer_id, was_agent=previous),
+                    from_agent=previous)
     dispatch_locked(session, effects, shop, now)
     effects.commit(session)
     return True

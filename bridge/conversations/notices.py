@@ -16,6 +16,7 @@ from bridge.delivery import create_outbound
 from bridge.effects import Effects
 from bridge.events import names
 from bridge.models import Conversation
+from bridge.visibility import audience
 
 SETTING = {
     "welcome": "welcome_message",
@@ -48,6 +49,6 @@ def send_notice(session: Session, effects: Effects, settings: dict[str, Any], co
         return
     message = create_outbound(session, conversation, "system", "text", text, now, raw={"notice": kind})
     effects.deliver(message.id)
-    effects.publish(names.MESSAGE_CREATED, conversation.id, conversation.agent_id,
-                    queue=conversation.agent_id is None, shopper_id=conversation.customer_id,
+    effects.publish(names.MESSAGE_CREATED, conversation.id,
+                    audience(conversation.agent_id, conversation.state, conversation.customer_id),
                     message_id=message.id)

@@ -1,8 +1,10 @@
 """The live events' names, and who each one is for.
 
-An event is a JSON object: `type`, `conversation_id`, its audience (`agent_id`, `queue`,
-`shopper_id`) and what else its type carries. A Redis message is one commit's events as a
-JSON list (events.publish); each becomes its own SSE frame for whoever may see it.
+An event is a JSON object: `type`, `conversation_id`, its `audience` ({"agents": [ids],
+"queue": whether the agents watching the unassigned conversations get it, "shopper": the
+customer's id}; bridge/visibility.py makes it) and what else its type carries. A Redis
+message is one commit's events as a JSON list (events/publish.py); each becomes its own SSE
+frame for whoever may see it.
 """
 from __future__ import annotations
 

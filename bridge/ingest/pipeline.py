@@ -49,6 +49,7 @@ from bridge.events import names
 from bridge.ingest.decision import Decision, decide
 from bridge.ingest.rows import Opened, bot_row, inbound_row, notice_row
 from bridge.ingest.store import Duplicate, Store
+from bridge.visibility import audience
 
 log = logging.getLogger(__name__)
 
@@ -166,20 +167,18 @@ def _after_commit(channel: ChannelConfig, pushed: Pushed, bot_in_outbox: bool) -
     """Route a shopper who now waits, deliver what is in the outbox, tell the agents."""
     effects = Effects(channel.shop_id)
     conversation = pushed.conversation
-    audience = {"agent_id": conversation.agent_id, "queue": conversation.agent_id is None,
-                "shopper_id": pushed.customer_id}
+    whom = audience(conversation.agent_id, conversation.state, pushed.customer_id)
     if conversation.queued_now:
         effects.dispatch = True
-        effects.publish(names.CONVERSATION_QUEUED, conversation.id, queue=True, state="queued")
-    effects.publish(names.MESSAGE_CREATED, conversation.id, message_id=pushed.message_id, **audience)
+        effects.publish(names.CONVERSATION_QUEUED, conversation.id, whom, state="queued")
+    effects.publish(names.MESSAGE_CREATED, conversation.id, whom, message_id=pushed.message_id)
     if bot_in_outbox and pushed.bot_id is not None:
         effects.deliver(pushed.bot_id)
     if pushed.notice_id is not None:
         effects.deliver(pushed.notice_id)
-        effects.publish(names.MESSAGE_CREATED, conversation.id, message_id=pushed.notice_id, **audience)
+        effects.publish(names.MESSAGE_CREATED, conversation.id, whom, message_id=pushed.notice_id)
     if pushed.score is not None:
-        effects.publish(names.CONVERSATION_RATED, conversation.id, conversation.agent_id,
-                        score=pushed.score)
+        effects.publish(names.CONVERSATION_RATED, conversation.id, whom, score=pushed.score)
     effects.after_commit()
 
 

@@ -17,8 +17,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _unrouted(exc: HTTPException) -> Response:
         """A URL that matched no view reaches no blueprint's handler: the face that owns the
-        URL's prefix renders it (JSON under the API's), else plain text."""
+        URL's space renders it (JSON anywhere under /api), else plain text."""
         for face in FACES:
-            if request.path.startswith(face.bp.url_prefix + "/"):
+            if request.path == face.URL_SPACE or request.path.startswith(face.URL_SPACE + "/"):
                 return face.render_unrouted(exc)
         return hooks.render_unrouted(exc)

@@ -12,6 +12,7 @@ from bridge.infra import db
 from bridge.ingest import webhook
 
 bp = Blueprint("hooks", __name__, url_prefix="/hooks")
+URL_SPACE = "/hooks"
 
 
 @bp.route("/<segment>/<channel_key>", methods=["GET", "POST"])

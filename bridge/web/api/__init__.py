@@ -8,4 +8,5 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 for view in (auth, agents, conversations, live, stats):
     bp.register_blueprint(view.bp)
 errors.register(bp)
-render_unrouted = errors.http_error  # a URL under /api/v1 that names no call: JSON too
+URL_SPACE = "/api"  # every URL here is the API's: one that names no call is answered in JSON too
+render_unrouted = errors.http_error

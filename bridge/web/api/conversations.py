@@ -16,7 +16,7 @@ from bridge.effects import Effects
 from bridge.events import names
 from bridge.infra import db
 from bridge.models import CONVERSATION_STATES, Agent, Conversation, Group, Message
-from bridge.visibility import conversation_filter, sees_conversation
+from bridge.visibility import audience, conversation_filter, sees_conversation
 from bridge.web.api.auth import current_agent, current_viewer, login_required
 from bridge.web.api.errors import APIError, invalid, not_found
 from bridge.web.api.shapes import conversation_json, json_body, message_json
@@ -138,7 +138,7 @@ def post_message(conversation_id: int):
     message = delivery.create_outbound(session, c, "agent", type_, text, now, agent_id=agent.id, media=media)
     lifecycle.record_agent_reply(session, c, agent, now)
     effects.deliver(message.id)
-    effects.publish(names.MESSAGE_CREATED, c.id, c.agent_id, shopper_id=c.customer_id,
+    effects.publish(names.MESSAGE_CREATED, c.id, audience(c.agent_id, c.state, c.customer_id),
                     message_id=message.id)
     effects.commit(session)
     return jsonify(message_json(message)), 201

@@ -10,13 +10,11 @@ DEFAULTS = {
     "SECRET_KEY": None,
     "WECHAT_API_BASE": "https://api.weixin.qq.com",
     "WECHAT_HTTP_TIMEOUT": 5.0,
-    # Agent image uploads; webhooks get the much smaller cap below.
+    # The largest request: agents' image uploads (each channel kind caps its own webhook bodies
+    # and media, bridge/channels/registry.py).
     "MAX_CONTENT_LENGTH": 11 * 1024 * 1024,
-    # WeChat pushes are small; 64 KiB leaves room for long texts and AES envelopes.
-    "WEBHOOK_MAX_BYTES": 64 * 1024,
     "SIGNATURE_MAX_AGE": 300,  # seconds a signed webhook timestamp stays acceptable
     "TOKEN_MAX_AGE": 12 * 3600,  # agent API bearer tokens
-    "UPLOAD_MAX_BYTES": 10 * 1024 * 1024,  # agent image uploads (WeChat allows 10 MB)
     "DELIVERY_STALE_SECONDS": 120,  # a pending outbox row older than this is re-enqueued
     "SWEEP_INTERVAL_SECONDS": 30,
     "CHANNEL_CACHE_SECONDS": 5.0,

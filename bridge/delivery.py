@@ -33,6 +33,10 @@ MAX_ATTEMPTS = len(RETRY_INTERVALS) + 1  # the first attempt, then RQ's retries
 CLAIM_SECONDS = 90
 
 
+class DeliveryRetry(Exception):
+    """The job's signal to RQ: try this delivery again after the next interval."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     state: str  # sent | failed | retry | skipped
@@ -74,6 +78,13 @@ def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], 
     message = session.get(Message, message_id)
     conversation = session.get(Conversation, message.conversation_id)
     customer = session.get(Customer, conversation.customer_id)
+    try:
+        adapter = adapter_for(conversation.channel)
+    except LookupError as exc:  # a kind no longer (or not yet) served: nothing would send it
+        _finish(message, "failed", now, "no_adapter", str(exc))
+        session.commit()
+        log.warning("message %s: failed, channel %s has no adapter", message.id, conversation.channel_id)
+        return Outcome("failed", "no_adapter")
     window = registry.get(conversation.channel.kind).capabilities.send_window
     refusal = _take_window_slot(session, customer, now) if window else None
     if refusal:
@@ -85,7 +96,7 @@ def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], 
     out = OutboundMessage(to=customer.external_id, type=message.type, text=message.text,
                           media_id=(message.media or {}).get("media_id"))
     try:
-        adapter_for(conversation.channel).send(out)
+        adapter.send(out)
     except SendFailed as exc:
         if window:
             _settle_slot(session, customer.id, exc, window, now)
@@ -95,7 +106,7 @@ def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], 
         log.info("message %s: %s (%s %s) after attempt %s", message.id,
                  "will retry" if retry else "failed", exc.outcome, exc.code, message.attempts)
         if retry:
-            raise RetryLater(exc.code, exc.message) from exc
+            raise DeliveryRetry(f"message {message.id}: {exc.outcome} {exc.code}") from exc
         return Outcome("failed", exc.code)
     _finish(message, "sent", now)
     session.commit()

@@ -28,6 +28,16 @@ def sweep_slot(slot: int) -> str:
     return f"kefu:sweep:{slot}"
 
 
+def delivery_job(message_id: int) -> str:
+    """The RQ job id of a message's delivery: one job per outbox row, however often enqueued."""
+    return f"deliver-{message_id}"
+
+
+def sweep_job(slot: int) -> str:
+    """The RQ job id of one interval's sweep."""
+    return f"sweep-{slot}"
+
+
 def retention_day(day: date) -> str:
     """Taken by the one sweep that enqueues the day's retention purge."""
     return f"kefu:retention:{day:%Y-%m-%d}"

@@ -264,13 +264,9 @@ class Message(Base):
 
 
 class Assignment(Base):
-    """One agent's stint with one conversation: from its assignment (routing, a pick, a
-    transfer, a reassignment) until it ends or moves on. Per-agent figures are read here.
-
-    Keyed by (shop, conversation, the stint's number): shop first, as distributed tables are
-    (DESIGN.md, Scale-out); the number is the conversation's count of stints, taken under the
-    shop lock every assignment holds.
-    """
+    """One agent's stint with one conversation, from its assignment (routing, a pick, a transfer,
+    a reassignment) until it ends or moves on: per-agent figures are read here. Keyed shop first,
+    as distributed tables are; seq counts the conversation's stints, under the shop lock."""
 
     __tablename__ = "assignments"
     __table_args__ = (Index("ix_assignments_shop_agent", "shop_id", "agent_id", "assigned_at"),)

@@ -175,3 +175,15 @@ def test_agent_reply_is_sent_through_the_registered_adapter(app, client, loopbac
     image = client.post(f"/api/v1/conversations/{conversation['id']}/messages", headers=headers,
                         data={"image": (io.BytesIO(b"\x89PNG"), "a.png", "image/png")})
     assert image.status_code == 422 and "does not take images" in image.get_json()["error"]["message"]
+
+
+def test_a_send_on_a_kind_no_longer_served_fails_visibly_instead_of_hanging(app, client, loopback):
+    post_loop(client, "v-3", "m-3", "什么时候发货")  # the keyword answer waits in the outbox
+    registry.unregister("loopback")  # the kind is gone before the job runs
+    try:
+        run_jobs(app)
+        [bot] = bot_rows(app)
+        assert (bot.delivery, bot.error_code) == ("failed", "no_adapter")
+        assert SENT == []
+    finally:
+        registry.register(LOOPBACK)  # the fixture unregisters it

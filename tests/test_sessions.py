@@ -4,7 +4,7 @@ Shoppers write through the signed OA webhook, agents work through the agent API,
 jobs that route and deliver run in a real RQ worker (burst mode); WeChat's API is the fake
 of tests/fake_wechat.py, so what a shopper was told is what reached it. Every test runs on
 SQLite and PostgreSQL. Time is moved by editing timestamps in the database, then running the
-timers (bridge/timers.py) or the periodic sweep: nothing here waits for the clock.
+timers (bridge/conversations/timers.py) or the periodic sweep: nothing here waits for the clock.
 """
 from __future__ import annotations
 

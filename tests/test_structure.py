@@ -1,6 +1,6 @@
 """The shape of the code, held by a test: no import circles among bridge/, adapters/ and jobs/;
-adapters speak only the channel contract; only the registry names a concrete adapter; the
-routing engine and the ingest decision stay pure."""
+no module over 300 lines; adapters speak only the channel contract (and load no Flask); only
+the registry names a concrete adapter; the routing engine and the ingest decision stay pure."""
 from __future__ import annotations
 
 import ast
@@ -86,6 +86,20 @@ def circles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_import_circles():
     assert circles(graph()) == []
+
+
+def test_no_module_over_300_lines():
+    long = {name: n for name, path in modules().items()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > 300}
+    assert long == {}
+
+
+def test_an_adapter_loads_no_flask():
+    import subprocess
+    import sys
+
+    code = "import sys, adapters.wechat.oa; sys.exit('flask' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
 
 def test_the_circle_finder_finds_one():

@@ -27,7 +27,7 @@ def adapter_for(token: str, aes_key: str | None = None, app_id: str = "wx0000000
                 now: float | None = None) -> WeChatOAAdapter:
     settings = {"app_id": app_id, "app_secret": "s", "token": token, "encoding_aes_key": aes_key}
     channel = ChannelConfig(id=1, shop_id=1, kind="wechat_oa", key="k", settings=settings)
-    runtime = ChannelRuntime(redis=None, key_prefix="{shop:1}", http=None, settings={},
+    runtime = ChannelRuntime(redis=None, key_prefix="{shop:1}", http=None, settings={}, signature_max_age=300,
                              clock=(lambda: now) if now else __import__("time").time)
     return WeChatOAAdapter(channel, runtime)
 

@@ -24,7 +24,8 @@ from bridge.channels.contract import (
     SendWindowRule,
 )
 
-MAX_BODY = 64 * 1024
+MAX_BODY = 64 * 1024  # pushes are small: room for long texts and AES envelopes
+MAX_IMAGE = 10 * 1024 * 1024  # a temporary image upload
 SEND_PATH = "/cgi-bin/message/custom/send"
 UPLOAD_PATH = "/cgi-bin/media/upload"
 

@@ -11,14 +11,12 @@ from collections.abc import Mapping
 
 from bridge.channels.contract import InvalidSignature
 
-DEFAULT_MAX_AGE = 300
-
 
 def url_signature(token: str, timestamp: str, nonce: str, *extra: str) -> str:
     return hashlib.sha1("".join(sorted([token, timestamp, nonce, *extra])).encode()).hexdigest()
 
 
-def check_url(args: Mapping[str, str], token: str, now: float, max_age: int = DEFAULT_MAX_AGE) -> None:
+def check_url(args: Mapping[str, str], token: str, now: float, max_age: int) -> None:
     """The URL signature, in constant time, inside the timestamp window; before any parsing."""
     signature = args.get("signature", "")
     timestamp = args.get("timestamp", "")

@@ -10,10 +10,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-# Normalized kinds. Anything a channel sends that we do not know becomes "unknown".
-MESSAGE_KINDS = ("text", "image", "voice", "video", "shortvideo", "location", "link", "event", "unknown")
-
-
 # -- the webhook -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -53,7 +49,7 @@ class InboundMessage:
     channel_key: str
     user_id: str  # the shopper's id on the channel (openid, visitor id)
     external_id: str  # the channel's dedupe key (MsgId, or sender + time for events)
-    kind: str
+    kind: str  # text image voice video shortvideo location link event, or unknown: never dropped
     created_at: int  # unix seconds, as the channel stamped it
     text: str | None = None
     media: Mapping[str, Any] | None = None
@@ -122,6 +118,8 @@ class Capabilities:
     passive_reply: bool  # can answer inside the webhook's response
     media_upload: bool  # agents' images are uploaded to the channel before they are sent
     send_window: SendWindowRule | None = None  # None: pushes are not limited to a window
+    max_body: int = 64 * 1024  # the largest webhook body the platform sends
+    media_max_bytes: int = 0  # the largest image the platform takes (with media_upload)
 
 
 @dataclass(frozen=True)
@@ -131,9 +129,9 @@ class ChannelRuntime:
     redis: Any  # a redis.Redis client: tokens and locks shared by every process
     key_prefix: str  # the shop's Redis key prefix; an adapter keeps its keys under it
     http: Any  # a requests.Session of this thread
-    settings: Mapping[str, Any]  # the app's settings (e.g. WECHAT_API_BASE, WECHAT_HTTP_TIMEOUT)
+    settings: Mapping[str, Any]  # the app settings its kind names (e.g. WECHAT_API_BASE), no others
+    signature_max_age: int  # seconds a signed webhook timestamp stays acceptable
     clock: Callable[[], float] = time.time
-    signature_max_age: int = 300  # seconds a signed webhook timestamp stays acceptable
 
 
 class Adapter(Protocol):

@@ -11,8 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.wechat.oa import SEND_WINDOW as OA_SEND_WINDOW
-from adapters.wechat.oa import WeChatOAAdapter
+from adapters.wechat import oa
 from adapters.wechat.push import OASimulator
 from bridge.channels.contract import (
     Adapter,
@@ -32,8 +31,10 @@ class ChannelKind:
     capabilities: Capabilities
     adapter: Callable[[ChannelConfig, ChannelRuntime], Adapter] | None = None  # None: not served yet
     simulator: Callable[[ChannelConfig], Any] | None = None  # plays the platform's part
+    app_settings: tuple[str, ...] = ()  # the app settings its adapter is handed, and no others
 
 
+_WECHAT_API = ("WECHAT_API_BASE", "WECHAT_HTTP_TIMEOUT")
 _WECHAT_APP = {
     "app_id": (string(18, re.compile(r"^wx[0-9A-Za-z]{16}$"), "wx followed by 16 letters or digits"), REQUIRED),
     "app_secret": (string(128), REQUIRED),
@@ -76,14 +77,16 @@ def adapter(channel: ChannelConfig, runtime: ChannelRuntime) -> Adapter:
 
 register(ChannelKind(
     kind="wechat_oa", title="Official Account", segment="wechat-oa", fields=_WECHAT_APP,
-    capabilities=Capabilities(passive_reply=True, media_upload=True, send_window=OA_SEND_WINDOW),
-    adapter=WeChatOAAdapter, simulator=OASimulator,
+    capabilities=Capabilities(passive_reply=True, media_upload=True, send_window=oa.SEND_WINDOW,
+                              max_body=oa.MAX_BODY, media_max_bytes=oa.MAX_IMAGE),
+    adapter=oa.WeChatOAAdapter, simulator=OASimulator, app_settings=_WECHAT_API,
 ))
 # Declared so that shop files naming them load; their adapters come with their issues.
 register(ChannelKind(
     kind="wechat_mp", title="Mini Program", segment="wechat-mp",
     fields={**_WECHAT_APP, "data_format": (one_of("json", "xml"), "json")},
     capabilities=Capabilities(passive_reply=False, media_upload=True),
+    app_settings=_WECHAT_API,
 ))
 register(ChannelKind(
     kind="widget", title="web widget", segment=None,  # the widget's own pages, not a webhook

@@ -22,12 +22,16 @@ def _http() -> requests.Session:
     return _local.http
 
 
-def runtime(app: Flask, shop_id: int) -> ChannelRuntime:
+def runtime(app: Flask, kind: registry.ChannelKind, shop_id: int) -> ChannelRuntime:
     return ChannelRuntime(redis=app.extensions["redis"], key_prefix=keys.shop_prefix(shop_id),
-                          http=_http(), settings=app.config,
+                          http=_http(), settings={name: app.config[name] for name in kind.app_settings},
                           signature_max_age=app.config["SIGNATURE_MAX_AGE"])
 
 
 def adapter_for(app: Flask, channel: Channel | ChannelConfig) -> Adapter:
+    """LookupError for a kind the registry does not know or does not serve (yet)."""
     config = channel if isinstance(channel, ChannelConfig) else snapshot(channel)
-    return registry.adapter(config, runtime(app, config.shop_id))
+    kind = registry.KINDS.get(config.kind)
+    if kind is None:
+        raise LookupError(f"no channel kind {config.kind!r}")
+    return registry.adapter(config, runtime(app, kind, config.shop_id))

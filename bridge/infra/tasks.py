@@ -29,7 +29,7 @@ def enqueue_delivery(message_id: int) -> None:
     try:
         queue().enqueue(
             "jobs.delivery.deliver_message", message_id,
-            job_id=f"deliver-{message_id}",
+            job_id=keys.delivery_job(message_id),
             retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
             result_ttl=60, failure_ttl=7 * 86400,
         )

@@ -29,7 +29,7 @@ def start_ticker(app: Flask, stop: threading.Event) -> threading.Thread:
             slot = int(time.time() // interval)
             try:
                 if redis.set(keys.sweep_slot(slot), "1", nx=True, ex=interval * 2):
-                    queue.enqueue("jobs.sweep.sweep", job_id=f"sweep-{slot}", result_ttl=interval)
+                    queue.enqueue("jobs.sweep.sweep", job_id=keys.sweep_job(slot), result_ttl=interval)
             except Exception:  # noqa: BLE001 — Redis away: try again next interval
                 log.exception("sweep ticker could not enqueue")
             stop.wait(interval - time.time() % interval + 0.05)

@@ -3,6 +3,7 @@ the agent API (the inbox and the widget come next)."""
 from __future__ import annotations
 
 from flask import Flask, Response, request
+from flask.sessions import SessionInterface
 from werkzeug.exceptions import HTTPException
 
 from bridge.web import api, hooks
@@ -10,7 +11,19 @@ from bridge.web import api, hooks
 FACES = (hooks, api)
 
 
+class NoCookieSessions(SessionInterface):
+    """Agents sign in with bearer tokens and WeChat with signatures: nothing uses Flask's
+    cookie session, so no request opens (and verifies the signature of) one."""
+
+    def open_session(self, app, request):
+        return self.make_null_session(app)
+
+    def save_session(self, app, session, response) -> None:
+        return None
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = NoCookieSessions()
     for face in FACES:
         app.register_blueprint(face.bp)
 

@@ -22,8 +22,8 @@ def channel_hook(segment: str, channel_key: str) -> Response:
     channel = cache.channel(db.new_session, channel_key) if kind else None
     if channel is None or channel.kind != kind.kind:
         abort(404)
-    adapter = registry.adapter(channel, runtime(current_app, channel.shop_id))
-    request.max_content_length = current_app.config["WEBHOOK_MAX_BYTES"]
+    adapter = registry.adapter(channel, runtime(current_app, kind, channel.shop_id))
+    request.max_content_length = kind.capabilities.max_body
     req = HookRequest(method=request.method, args=request.args.to_dict(), headers=dict(request.headers),
                       content_type=request.content_type or "")
     answer = webhook.handle(db.hook_engine(), db.new_session, cache, channel, kind.capabilities,

@@ -189,16 +189,18 @@ def rating_invite(conversation_id: int):
 
 def _upload_image(c: Conversation) -> dict:
     """Agent images go to the channel's media store first; the message then carries the media_id."""
-    if not registry.get(c.channel.kind).capabilities.media_upload:
+    capabilities = registry.get(c.channel.kind).capabilities
+    if not capabilities.media_upload:
         raise invalid(f"a {c.channel.kind} channel does not take images")
     file = request.files.get("image")
     if file is None or not file.filename:
         raise invalid("multipart uploads need a file in the field 'image'")
     if file.mimetype not in IMAGE_TYPES:
         raise invalid(f"image must be one of {', '.join(sorted(IMAGE_TYPES))}")
-    content = file.read(current_app.config["UPLOAD_MAX_BYTES"] + 1)
-    if len(content) > current_app.config["UPLOAD_MAX_BYTES"]:
-        raise APIError(413, "too_large", "image is over the 10 MB the channel allows")
+    content = file.read(capabilities.media_max_bytes + 1)
+    if len(content) > capabilities.media_max_bytes:
+        raise APIError(413, "too_large", f"the image is over the {capabilities.media_max_bytes // 2**20} MB "
+                       "the channel takes")
     try:
         media_id = adapter_for(current_app._get_current_object(), c.channel).upload_image(
             file.filename, content, file.mimetype)

@@ -6,6 +6,7 @@ decision to the conversation as it is in the database at that moment.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,14 +43,24 @@ def rating_of(text: str | None, words: Mapping[str, int] | None = None) -> tuple
     match = RATING.match(text)
     if match is not None:
         return int(match.group(1)), match.group(2).strip()[:500] or None
-    vocabulary = {**RATING_WORDS, **(words or {})}
-    for word in sorted(vocabulary, key=len, reverse=True):  # 很不满意 before 不满意 before 满意
-        if text.casefold().startswith(word.casefold()):
+    vocabulary, order, firsts = _vocabulary(tuple(sorted(words.items())) if words else ())
+    folded = text.casefold()
+    if folded[:1] not in firsts:  # most messages: no word starts this way
+        return None
+    for word in order:  # longest first: 很不满意 before 不满意 before 满意
+        if folded.startswith(word):
             rest = text[len(word):]
             if rest and rest[0] not in _PAUSE:
                 return None  # the word runs on into a sentence ("满意吗", "一般来说…")
             return vocabulary[word], rest.strip(_PAUSE)[:500] or None
     return None
+
+
+@lru_cache(maxsize=256)
+def _vocabulary(shop_words: tuple[tuple[str, int], ...]) -> tuple[dict[str, int], list[str], frozenset[str]]:
+    """The words (folded) with their scores, longest first, and their first letters: per shop, once."""
+    vocabulary = {word.casefold(): score for word, score in (*RATING_WORDS.items(), *shop_words)}
+    return vocabulary, sorted(vocabulary, key=len, reverse=True), frozenset(w[:1] for w in vocabulary)
 
 
 @dataclass(frozen=True)

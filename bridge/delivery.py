@@ -30,6 +30,9 @@ from bridge.models import Channel, Conversation, Customer, Message
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = len(RETRY_INTERVALS) + 1  # the first attempt, then RQ's retries
+# Of the messages a shopper's action allows, the last ones are kept for the agent's replies:
+# the shop's own notices (welcome, queue place, transfer, rating card) never spend them.
+NOTICE_RESERVE = 2
 CLAIM_SECONDS = 90
 
 
@@ -86,7 +89,8 @@ def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], 
         log.warning("message %s: failed, channel %s has no adapter", message.id, conversation.channel_id)
         return Outcome("failed", "no_adapter")
     window = registry.get(conversation.channel.kind).capabilities.send_window
-    refusal = _take_window_slot(session, customer, now) if window else None
+    keep = NOTICE_RESERVE if message.sender == "system" else 0
+    refusal = _take_window_slot(session, customer, now, keep) if window else None
     if refusal:
         _finish(message, "failed", now, *refusal)
         session.commit()
@@ -121,11 +125,12 @@ def _finish(message: Message, state: str, now: datetime, code: str | None = None
         message.sent_at = now
 
 
-def _take_window_slot(session: Session, customer: Customer, now: datetime) -> tuple[str, str] | None:
-    """Spend one of the messages the shopper's last action allows; say why not if none is left."""
+def _take_window_slot(session: Session, customer: Customer, now: datetime, keep: int = 0) -> tuple[str, str] | None:
+    """Spend one of the messages the shopper's last action allows, leaving KEEP of them; say
+    why not if there is none to spend."""
     taken = session.execute(
         update(Customer)
-        .where(Customer.id == customer.id, Customer.window_quota > 0,
+        .where(Customer.id == customer.id, Customer.window_quota > keep,
                Customer.window_expires_at > now)
         .values(window_quota=Customer.window_quota - 1)
     ).rowcount
@@ -134,6 +139,9 @@ def _take_window_slot(session: Session, customer: Customer, now: datetime) -> tu
     session.refresh(customer)
     if customer.window_expires_at is None or customer.window_expires_at <= now:
         return ("window_closed", "the shopper's send window has closed: they must write first")
+    if customer.window_quota > 0:
+        return ("kept_for_agent", f"a notice may not spend the last {keep} messages the shopper's "
+                "action allows: they are kept for the agent's replies")
     return ("cap_reached", "no more messages allowed until the shopper writes again")
 
 

@@ -208,6 +208,7 @@ class Conversation(Base):
     awaiting_reply_since: Mapped[datetime | None]
     first_response_at: Mapped[datetime | None]
     routed_at: Mapped[datetime | None]  # when routing first decided (and told the shopper)
+    queue_position_told: Mapped[int | None] = mapped_column(Integer)  # the last place the shopper was told
     end_reason: Mapped[str | None] = mapped_column(String(32))
     rating_invited_at: Mapped[datetime | None]
     rating_hinted_at: Mapped[datetime | None]  # the shopper was told how to answer the card, once

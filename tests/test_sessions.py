@@ -120,6 +120,15 @@ class Desk:
         return sorted((c for c in resp.get_json()["items"] if c["customer"]["external_id"] == openid),
                       key=lambda c: c["id"])
 
+    def conv_active(self, username: str) -> int:
+        """The id of the one conversation the agent serves now."""
+        resp = self.client.get("/api/v1/conversations?state=active", headers=self.h(username))
+        [mine] = [c for c in resp.get_json()["items"] if agent_of(c) == username]
+        return mine["id"]
+
+    def delivery_state(self, cid: int, message_id: int) -> str:
+        return next(m["delivery"]["state"] for m in self.messages(cid) if m["id"] == message_id)
+
     def conv(self, openid: str) -> dict:
         """The shopper's latest conversation."""
         return self.conversations(openid)[-1]

@@ -17,6 +17,7 @@ from sqlalchemy import func, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from bridge.conversations import notices
+from bridge.delivery import NOTICE_RESERVE
 from bridge.effects import Effects
 from bridge.events import names
 from bridge.models import (
@@ -28,6 +29,7 @@ from bridge.models import (
     Customer,
     EntryRoute,
     Group,
+    Message,
     Shop,
 )
 from bridge.routing import (
@@ -151,12 +153,16 @@ def release_stint(session: Session, conversation_id: int, now: datetime, reason:
 QUEUE_PAGE = 200
 
 
+def _drain_order(order: str) -> tuple:
+    keys = (Conversation.queued_at, Conversation.id)
+    return tuple(k.desc() for k in keys) if order == "lifo" else keys
+
+
 def _queue_rows(session: Session, shop: Shop, order: str, skip: int, limit: int, unrouted: bool = False):
     """Waiting conversations in drain order, a page at a time."""
-    keys = (Conversation.queued_at, Conversation.id)
     query = (select(Conversation, Customer).join(Customer, Customer.id == Conversation.customer_id)
              .where(Conversation.shop_id == shop.id, Conversation.state.in_(WAITING_STATES))
-             .order_by(*(k.desc() for k in keys) if order == "lifo" else keys)
+             .order_by(*_drain_order(order))
              .offset(skip).limit(limit))
     if unrouted:
         query = query.where(Conversation.routed_at.is_(None))
@@ -205,6 +211,8 @@ def dispatch_locked(session: Session, effects: Effects, shop: Shop, now: datetim
         if len(rows) < limit:
             break
     _tell_newcomers(session, effects, shop, rules, agents, usernames, now)
+    if made:
+        _tell_moves(session, effects, shop, rules, now)
     return made
 
 
@@ -221,10 +229,44 @@ def _tell_newcomers(session, effects, shop, rules, agents, usernames, now) -> No
             # The group is not stored: it follows from the entry context at every drain, and a
             # stored group would read as a transfer's and skip the shopper's own agents.
             conversation.state = "queued"
+            conversation.queue_position_told = _position(session, shop, conversation, rules.queue_order)
             notices.send_notice(session, effects, shop.settings, conversation, "queue", now,
-                                position=_position(session, shop, conversation, rules.queue_order))
+                                position=conversation.queue_position_told)
         effects.publish(names.CONVERSATION_QUEUED, conversation.id,
                         audience(None, conversation.state, conversation.customer_id), state=conversation.state)
+
+
+def _tell_moves(session, effects, shop, rules, now) -> None:
+    """Shoppers whose place has moved up `queue_update_step` since they were last told it hear
+    the new one, while their notice budget leaves room for the welcome still to come (the
+    delivery keeps the agent's reserve in any case)."""
+    step = shop.settings.get("queue_update_step", 5)
+    if not step or not (shop.settings.get("queue_message") or "").strip():
+        return
+    rows = session.execute(
+        select(Conversation, Customer.window_quota, Customer.window_expires_at)
+        .join(Customer, Customer.id == Conversation.customer_id)
+        .where(Conversation.shop_id == shop.id, Conversation.state.in_(WAITING_STATES))
+        .order_by(*_drain_order(rules.queue_order))).all()
+    moved = [(place, c, quota) for place, (c, quota, expires) in enumerate(rows, 1)
+             if c.state == "queued" and c.queue_position_told is not None
+             and c.queue_position_told - place >= step and expires is not None and expires > now]
+    pending = _pending_notices(session, [c.id for _, c, _ in moved])
+    for place, conversation, quota in moved:
+        if quota - pending.get(conversation.id, 0) > NOTICE_RESERVE + 1:  # + the welcome
+            conversation.queue_position_told = place
+            notices.send_notice(session, effects, shop.settings, conversation, "queue", now, position=place)
+
+
+def _pending_notices(session: Session, conversation_ids: list[int]) -> dict[int, int]:
+    """Notices of these conversations not yet delivered: they will spend the budget too."""
+    if not conversation_ids:
+        return {}
+    return dict(session.execute(
+        select(Message.conversation_id, func.count())
+        .where(Message.conversation_id.in_(conversation_ids), Message.sender == "system",
+               Message.delivery.in_(("pending", "sending")))
+        .group_by(Message.conversation_id)).all())
 
 
 def _position(session: Session, shop: Shop, conversation: Conversation, order: str) -> int:

@@ -6,9 +6,9 @@ decision to the conversation as it is in the database at that moment.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from bridge.autoreply import Matcher, fold

@@ -66,6 +66,7 @@ SETTINGS = obj({
     "welcome_message": _message("您好，我是{agent}，请问有什么可以帮您？"),
     "off_hours_message": _message("现在是下班时间，我们上班后会第一时间回复您。"),
     "queue_message": _message("当前排队第{position}位，请稍候。"),
+    "queue_update_step": (integer(0, 1000), 5),  # tell a new place once it moved this far; 0: never
     "no_agent_message": _message("客服暂时不在，请留言，我们会尽快回复。"),
     "rating_on_end": (boolean, True),
     "rating_message": _message("请为客服{agent}本次的服务评分：回复 1-5 的数字（5 分最满意），数字后可附上您的评价。"),

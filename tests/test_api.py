@@ -67,8 +67,8 @@ def test_conversation_list_and_detail_carry_the_contract(client, queued_id):
     detail = client.get(f"/api/v1/conversations/{conversation_id}", headers=headers).get_json()
     assert detail.pop("metrics") == {"answered": 0, "answered_within_3min": 0, "response_rate_3min": None}
     assert detail == item
-    assert client.get("/api/v1/conversations?state=ended", headers=headers).get_json() == {"items": []}
-    assert client.get("/api/v1/conversations?state=queued", headers=headers).get_json() == {"items": [item]}
+    assert client.get("/api/v1/conversations?state=ended", headers=headers).get_json()["items"] == []
+    assert client.get("/api/v1/conversations?state=queued", headers=headers).get_json()["items"] == [item]
     assert client.get("/api/v1/conversations?state=bogus", headers=headers).status_code == 400
 
 
@@ -143,3 +143,43 @@ def test_a_webhook_url_that_names_no_channel_is_answered_in_plain_text(client, s
     resp = client.post("/hooks/wechat-oa/nope", data=b"<xml/>")
     assert resp.status_code == 404 and resp.content_type.startswith("text/plain")
     assert client.get("/hooks/no-such-kind/x").status_code == 404
+
+
+def test_invalid_json_is_named_as_such(client, shop):
+    headers = {**login(client), "Content-Type": "application/json"}
+    resp = client.patch("/api/v1/me", headers=headers, data=b'{"status": "online"')
+    assert resp.status_code == 400 and resp.get_json()["error"]["message"] == "the body is not valid JSON"
+    resp = client.patch("/api/v1/me", headers=headers, data=b'["online"]')
+    assert resp.get_json()["error"]["message"] == "the body must be a JSON object"
+
+
+def test_groups_and_quick_phrases(client, shop):
+    headers = login(client, "bob")
+    assert client.get("/api/v1/groups", headers=headers).get_json() == {"items": [{"key": "presales", "name": "售前"}]}
+    assert client.get("/api/v1/quick-phrases", headers=headers).get_json() == {"items": [{"title": "问候", "text": "在的"}]}
+    other = login(client, "mallory", shop="other")
+    assert client.get("/api/v1/groups", headers=other).get_json() == {"items": []}
+
+
+def test_the_list_takes_several_states_pages_and_previews(client, shop):
+    for n in range(3):
+        post_acme(client, text_xml(f"o-list{n}", f"问题{n}"))
+    post_acme(client, text_xml("o-list0", "还在吗"))
+    post_acme(client, text_xml("o-bot", "什么时候发货"))  # the robot answers: stays with the bot
+    headers = login(client)
+
+    both = client.get("/api/v1/conversations?state=queued,bot", headers=headers).get_json()
+    assert sorted(c["state"] for c in both["items"]) == ["bot", "queued", "queued", "queued"]
+    assert client.get("/api/v1/conversations?state=queued&state=bot", headers=headers).get_json() == both
+    assert client.get("/api/v1/conversations?state=queued,nope", headers=headers).status_code == 400
+
+    rows = {c["customer"]["external_id"]: c for c in both["items"]}
+    assert (rows["o-list0"]["last_message"]["text"], rows["o-list0"]["unanswered"]) == ("还在吗", 2)
+    assert (rows["o-bot"]["last_message"]["sender"], rows["o-bot"]["unanswered"]) == ("bot", 0)
+
+    first = client.get("/api/v1/conversations?limit=2", headers=headers).get_json()
+    assert len(first["items"]) == 2 and first["next_before"] == first["items"][-1]["id"]
+    rest = client.get(f"/api/v1/conversations?limit=2&before={first['next_before']}", headers=headers).get_json()
+    assert [c["id"] for c in rest["items"]] and rest["next_before"] is None or len(rest["items"]) == 2
+    seen = [c["id"] for c in first["items"] + rest["items"]]
+    assert seen == sorted(seen, reverse=True) and len(set(seen)) == len(seen) == 4

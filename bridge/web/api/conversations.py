@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from bridge import delivery
@@ -19,7 +19,7 @@ from bridge.models import CONVERSATION_STATES, Agent, Conversation, Group, Messa
 from bridge.visibility import audience, conversation_filter, sees_conversation
 from bridge.web.api.auth import current_agent, current_viewer, login_required
 from bridge.web.api.errors import APIError, invalid, not_found
-from bridge.web.api.shapes import conversation_json, json_body, message_json
+from bridge.web.api.shapes import conversation_json, iso, json_body, message_json
 
 bp = Blueprint("conversations", __name__)
 
@@ -58,27 +58,64 @@ def _own(conversation_id: int, verb: str) -> Conversation:
 @bp.get("/conversations")
 @login_required
 def list_conversations():
-    state = request.args.get("state")
-    if state is not None and state not in CONVERSATION_STATES:
-        raise APIError(400, "bad_request", f"state must be one of {', '.join(CONVERSATION_STATES)}")
+    """Newest first, a page at a time (`before` = the last id of the page before); `state`
+    takes one state or several (`state=queued,waiting`). Each row carries its last message
+    and how many shopper messages wait for a person's answer."""
+    states = [s for raw in request.args.getlist("state") for s in raw.split(",") if s]
+    unknown = [s for s in states if s not in CONVERSATION_STATES]
+    if unknown:
+        raise APIError(400, "bad_request", f"state must be one or more of {', '.join(CONVERSATION_STATES)}")
     limit = _int_arg("limit", 100, 1, 500)
+    before = _int_arg("before", None, 1, 2**62)
     viewer = current_viewer()
     query = (select(Conversation)
              .options(joinedload(Conversation.channel), joinedload(Conversation.customer),
                       joinedload(Conversation.agent), joinedload(Conversation.group))
              .where(Conversation.shop_id == viewer.shop_id, conversation_filter(viewer))
              .order_by(Conversation.id.desc()).limit(limit))
-    if state:
-        query = query.where(Conversation.state == state)
+    if states:
+        query = query.where(Conversation.state.in_(states))
+    if before:
+        query = query.where(Conversation.id < before)
     items = db.session().scalars(query).all()
-    return jsonify({"items": [conversation_json(c) for c in items]})
+    return jsonify({"items": _rows(items), "next_before": items[-1].id if len(items) == limit else None})
+
+
+def _rows(conversations: list[Conversation]) -> list[dict]:
+    """Conversations as a list shows them: with the last message and the unanswered count."""
+    last, waiting = _last_messages(conversations), _unanswered(conversations)
+    return [{**conversation_json(c), "last_message": last.get(c.id), "unanswered": waiting.get(c.id, 0)}
+            for c in conversations]
+
+
+def _last_messages(conversations: list[Conversation]) -> dict[int, dict]:
+    """Each conversation's newest message, as a list row previews it."""
+    ids = [c.id for c in conversations]
+    if not ids:
+        return {}
+    newest = (select(func.max(Message.id)).where(Message.conversation_id.in_(ids))
+              .group_by(Message.conversation_id))
+    rows = db.session().scalars(select(Message).where(Message.id.in_(newest))).all()
+    return {m.conversation_id: {"id": m.id, "sender": m.sender, "type": m.type, "text": m.text,
+                                "created_at": iso(m.created_at)} for m in rows}
+
+
+def _unanswered(conversations: list[Conversation]) -> dict[int, int]:
+    ids = [c.id for c in conversations]
+    if not ids:
+        return {}
+    return dict(db.session().execute(
+        select(Message.conversation_id, func.count())
+        .where(Message.conversation_id.in_(ids), Message.expects_reply.is_(True),
+               Message.responded_at.is_(None))
+        .group_by(Message.conversation_id)).all())
 
 
 @bp.get("/conversations/<int:conversation_id>")
 @login_required
 def get_conversation(conversation_id: int):
     c = _conversation(conversation_id)
-    return jsonify({**conversation_json(c), "metrics": _metrics(c)})
+    return jsonify({**_rows([c])[0], "metrics": _metrics(c)})
 
 
 def _metrics(c: Conversation) -> dict:

@@ -1,6 +1,7 @@
 """The JSON shapes of the agent API, and strict request bodies."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,10 @@ def json_body() -> dict[str, Any]:
     """The request's JSON object, or 400 naming what is wrong."""
     if not request.is_json:
         raise APIError(400, "bad_request", "the body must be JSON (Content-Type: application/json)")
-    body = request.get_json(silent=True)
+    try:
+        body = json.loads(request.get_data(cache=True) or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise APIError(400, "bad_request", "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise APIError(400, "bad_request", "the body must be a JSON object")
     return body

@@ -28,6 +28,22 @@ def text_xml(openid: str, content: str, msg_id: int | None = None, created: int 
                             f"<MsgId>{msg_id}</MsgId>", created, account)
 
 
+def image_xml(openid: str, pic_url: str, media_id: str, msg_id: int | None = None,
+              created: int | None = None, account: str = "gh_test") -> str:
+    msg_id = msg_id if msg_id is not None else secrets.randbelow(2**62)
+    return push_xml(openid, f"<MsgType><![CDATA[image]]></MsgType><PicUrl><![CDATA[{pic_url}]]></PicUrl>"
+                            f"<MediaId><![CDATA[{media_id}]]></MediaId><MsgId>{msg_id}</MsgId>", created, account)
+
+
+def event_xml(openid: str, event: str, key: str = "", created: int | None = None, account: str = "gh_test") -> str:
+    """An event push: subscribe (KEY qrscene_<scene> from a QR code), unsubscribe, SCAN (KEY the
+    scene), CLICK (KEY the menu key)."""
+    inner = f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event>"
+    if key:
+        inner += f"<EventKey><![CDATA[{key}]]></EventKey>"
+    return push_xml(openid, inner, created, account)
+
+
 def signed(token: str, body: str | bytes, mode: str = "plain", aes_key: str | None = None,
            app_id: str | None = None, now: int | None = None) -> tuple[dict[str, str], bytes]:
     """(query args, body) of a push signed (and for compat/safe, encrypted) as WeChat does."""

@@ -15,23 +15,28 @@ from bridge.channels.contract import ChannelConfig
 MODES = ("plain", "compat", "safe")
 
 
+def cdata(value: str) -> str:
+    """VALUE as a CDATA section, whatever it holds (a "]]>" inside is split across two)."""
+    return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
 def push_xml(openid: str, inner: str, created: int | None = None, account: str = "gh_test") -> str:
     return (f"<xml><ToUserName><![CDATA[{account}]]></ToUserName>"
-            f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+            f"<FromUserName>{cdata(openid)}</FromUserName>"
             f"<CreateTime>{created or int(time.time())}</CreateTime>{inner}</xml>")
 
 
 def text_xml(openid: str, content: str, msg_id: int | None = None, created: int | None = None,
              account: str = "gh_test") -> str:
     msg_id = msg_id if msg_id is not None else secrets.randbelow(2**62)
-    return push_xml(openid, f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{content}]]></Content>"
+    return push_xml(openid, f"<MsgType><![CDATA[text]]></MsgType><Content>{cdata(content)}</Content>"
                             f"<MsgId>{msg_id}</MsgId>", created, account)
 
 
 def image_xml(openid: str, pic_url: str, media_id: str, msg_id: int | None = None,
               created: int | None = None, account: str = "gh_test") -> str:
     msg_id = msg_id if msg_id is not None else secrets.randbelow(2**62)
-    return push_xml(openid, f"<MsgType><![CDATA[image]]></MsgType><PicUrl><![CDATA[{pic_url}]]></PicUrl>"
+    return push_xml(openid, f"<MsgType><![CDATA[image]]></MsgType><PicUrl>{cdata(pic_url)}</PicUrl>"
                             f"<MediaId><![CDATA[{media_id}]]></MediaId><MsgId>{msg_id}</MsgId>", created, account)
 
 
@@ -40,7 +45,7 @@ def event_xml(openid: str, event: str, key: str = "", created: int | None = None
     scene), CLICK (KEY the menu key)."""
     inner = f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event>"
     if key:
-        inner += f"<EventKey><![CDATA[{key}]]></EventKey>"
+        inner += f"<EventKey>{cdata(key)}</EventKey>"
     return push_xml(openid, inner, created, account)
 
 

@@ -111,7 +111,8 @@ def worker_command(burst: bool) -> None:
 @click.command("embedded")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=8000, type=int)
-@click.option("--demo-file", default=None, help="Show the logins of this shop file.")
+@click.option("--demo-file", default=None,
+              help="Run the demo: show this shop file's logins, and play WeChat for its sandbox channels.")
 def embedded_command(host: str, port: int, demo_file: str | None) -> None:
     """Web and worker in one process, on the in-process Redis stand-in (make run)."""
     from bridge.processes.embedded import run_embedded

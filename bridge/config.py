@@ -19,6 +19,10 @@ DEFAULTS = {
     "SWEEP_INTERVAL_SECONDS": 30,
     "CHANNEL_CACHE_SECONDS": 5.0,
     "RQ_QUEUE": "kefu",
+    # The demo (bridge/demo): this server's own base URL, where the sandbox channels' WeChat
+    # answers. Set by `make run` (embedded with a demo file) or KEFU_DEMO_URL; None: no demo.
+    "DEMO_URL": None,
+    "DEMO_DIR": None,  # where the demo's WeChat keeps phones and images; None → instance/demo-wechat
 }
 
 ENV_KEYS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "WECHAT_API_BASE")
@@ -33,6 +37,8 @@ def load(instance_path: str, test_config: dict | None = None) -> dict:
         value = os.environ.get(key)
         if value:
             config[key] = value
+    if os.environ.get("KEFU_DEMO_URL"):
+        config["DEMO_URL"] = os.environ["KEFU_DEMO_URL"]
     if test_config:
         config.update(test_config)
     if not config["DATABASE_URL"]:

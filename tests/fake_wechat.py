@@ -14,12 +14,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from bridge.demo.wechat_api import ERRMSG, TOKEN_PATHS, Call, WeChatAPI, multipart_files
+from bridge.demo.wechat_api import (
+    ERRMSG,
+    TOKEN_PATHS,
+    Call,
+    WeChatServer,
+    multipart_files,
+)
 
 __all__ = ["ERRMSG", "FakeWeChat", "fake_wechat"]
 
 
-class FakeWeChat(WeChatAPI):
+class FakeWeChat(WeChatServer):
     def __init__(self):
         super().__init__()
         self.calls: list[Call] = []

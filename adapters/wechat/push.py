@@ -8,9 +8,12 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from defusedxml import ElementTree as SafeET
+
 from adapters.wechat.envelope import Envelope, sealed_field
 from adapters.wechat.signature import url_signature
-from bridge.channels.contract import ChannelConfig
+from adapters.wechat.xml import fields
+from bridge.channels.contract import ChannelConfig, MalformedRequest
 
 MODES = ("plain", "compat", "safe")
 
@@ -86,15 +89,41 @@ class OASimulator:
 
     def text(self, openid: str, text: str, mode: str = "auto") -> tuple[dict[str, str], bytes, str]:
         """(query args, body, content type) of a text push; mode auto | plain | compat | safe."""
+        return self.sign(text_xml(openid, text, account="gh_simulator"), mode)
+
+    def image(self, openid: str, pic_url: str, media_id: str, mode: str = "auto") -> tuple[dict[str, str], bytes, str]:
+        return self.sign(image_xml(openid, pic_url, media_id, account="gh_simulator"), mode)
+
+    def event(self, openid: str, event: str, key: str = "", mode: str = "auto") -> tuple[dict[str, str], bytes, str]:
+        """subscribe (KEY qrscene_<scene> from a QR code), unsubscribe, SCAN, CLICK (KEY the menu key)."""
+        return self.sign(event_xml(openid, event, key, account="gh_simulator"), mode)
+
+    def sign(self, xml: str, mode: str = "auto") -> tuple[dict[str, str], bytes, str]:
+        """(query args, body, content type) of the push XML as WeChat posts it: signed, and
+        sealed in compat and safe mode (auto: safe when the channel has an AES key)."""
         s = self.channel.settings
         if mode == "auto":
             mode = "safe" if s.get("encoding_aes_key") else "plain"
         if mode != "plain" and not s.get("encoding_aes_key"):
             raise LookupError(f"channel {self.channel.key!r} has no encoding_aes_key for {mode} mode")
-        args, body = signed(s["token"], text_xml(openid, text, account="gh_simulator"), mode,
-                            s.get("encoding_aes_key"), s.get("app_id"))
+        args, body = signed(s["token"], xml, mode, s.get("encoding_aes_key"), s.get("app_id"))
         return args, body, "text/xml"
 
     def read_reply(self, args: dict[str, str], body: str) -> str:
         s = self.channel.settings
         return open_reply(s["token"], s.get("encoding_aes_key"), s.get("app_id"), args, body)
+
+    def reply_message(self, args: dict[str, str], body: str) -> dict | None:
+        """The passive reply as the shopper's chat shows it, in the shape of a customer-service
+        message ({"msgtype": "text", "text": {"content": …}}); None for `success` or nothing."""
+        plain = self.read_reply(args, body).strip()
+        if not plain or plain == "success":
+            return None
+        try:
+            f = fields(plain.encode())
+        except MalformedRequest:
+            return {"msgtype": "text", "text": {"content": plain}}
+        if f.get("MsgType") == "image":
+            root = SafeET.fromstring(plain.encode(), forbid_dtd=True)
+            return {"msgtype": "image", "image": {"media_id": root.findtext("Image/MediaId", "")}}
+        return {"msgtype": "text", "text": {"content": f.get("Content", "")}}

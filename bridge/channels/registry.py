@@ -19,7 +19,7 @@ from bridge.channels.contract import (
     ChannelConfig,
     ChannelRuntime,
 )
-from bridge.checks import REQUIRED, Check, one_of, optional, string
+from bridge.checks import REQUIRED, Check, boolean, one_of, optional, string
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ _WECHAT_APP = {
     "app_secret": (string(128), REQUIRED),
     "token": (string(32, re.compile(r"^[A-Za-z0-9]{3,32}$"), "3 to 32 letters or digits"), REQUIRED),
     "encoding_aes_key": (optional(string(43, re.compile(r"^[A-Za-z0-9]{43}$"), "43 letters or digits")), None),
+    # true: the app is the demo's, played by the bridge itself (bridge/demo); never the real WeChat
+    "sandbox": (boolean, False),
 }
 
 KINDS: dict[str, ChannelKind] = {}

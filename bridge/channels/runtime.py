@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import requests
 from flask import Flask
@@ -29,9 +30,21 @@ def runtime(app: Flask, kind: registry.ChannelKind, shop_id: int) -> ChannelRunt
 
 
 def adapter_for(app: Flask, channel: Channel | ChannelConfig) -> Adapter:
-    """LookupError for a kind the registry does not know or does not serve (yet)."""
+    """The adapter that sends through the channel. LookupError for a kind the registry does not
+    know or does not serve (yet), and for a sandbox channel outside demo mode."""
     config = channel if isinstance(channel, ChannelConfig) else snapshot(channel)
     kind = registry.KINDS.get(config.kind)
     if kind is None:
         raise LookupError(f"no channel kind {config.kind!r}")
-    return registry.adapter(config, runtime(app, kind, config.shop_id))
+    handed = runtime(app, kind, config.shop_id)
+    if config.settings.get("sandbox"):
+        if not app.config.get("DEMO_URL"):
+            raise LookupError(f"channel {config.key!r} is a sandbox channel: it talks only to the demo's "
+                              "WeChat, which runs with `make run` or KEFU_DEMO_URL")
+        handed = replace(handed, settings={**handed.settings, "WECHAT_API_BASE": demo_api_base(app)})
+    return registry.adapter(config, handed)
+
+
+def demo_api_base(app: Flask) -> str:
+    """Where the demo's WeChat answers (bridge/demo/views.py)."""
+    return app.config["DEMO_URL"].rstrip("/") + "/demo/wechat-api"

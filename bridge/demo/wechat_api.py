@@ -50,7 +50,7 @@ def error(code: int) -> dict:
     return {"errcode": code, "errmsg": ERRMSG.get(code, "error")}
 
 
-class WeChatAPI:
+class WeChatServer:
     def __init__(self) -> None:
         self.apps: dict[str, str] = {}  # app id → secret
         self.tokens: dict[str, tuple[str, float]] = {}  # token → (app id, expires at)
@@ -138,7 +138,7 @@ class WeChatAPI:
     def _upload(self, app_id: str, call: Call) -> dict:
         if call.query.get("type") != "image" or not call.files.get("media"):
             return error(40004)
-        media_id = "MEDIA_" + secrets.token_hex(12)
+        media_id = "MEDIA_" + secrets.token_hex(12)  # WeChat's are longer; the bridge treats them as opaque
         self.stored(app_id, media_id, call.files["media"])
         return {"type": "image", "media_id": media_id, "created_at": int(time.time())}
 

@@ -11,12 +11,15 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from bridge.channels import registry
+from bridge.demo import pushes
 from bridge.infra import db
 from bridge.models import Channel, Shop
 from bridge.processes.worker import run_worker
 
 
 def run_embedded(app: Flask, host: str, port: int, demo_file: str | None) -> None:
+    if demo_file:  # the demo: this server plays WeChat for the sandbox channels (bridge/demo)
+        app.config["DEMO_URL"] = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     server = make_server(host, port, app, threaded=True)
     threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
     click.echo(banner(app, f"http://{host}:{port}", demo_file))
@@ -29,6 +32,13 @@ def run_embedded(app: Flask, host: str, port: int, demo_file: str | None) -> Non
 def banner(app: Flask, base: str, demo_file: str | None) -> str:
     lines = ["", "kefu-bridge is running (embedded: SQLite + in-process Redis, web + worker)", ""]
     with db.new_session(app) as session:
+        sandboxes = [ch.key for ch in session.scalars(select(Channel).where(Channel.enabled.is_(True))
+                                                     .order_by(Channel.id))
+                     if (ch.settings or {}).get("sandbox") and ch.kind in pushes.KINDS]
+        if app.config.get("DEMO_URL") and sandboxes:
+            lines.append("Demo shopper: a simulated WeChat — write as a shopper, see all the shop sends")
+            lines += [f"  {base}/demo/shopper/{key}" for key in sandboxes]
+            lines.append("")
         for shop in session.scalars(select(Shop).order_by(Shop.id)):
             lines.append(f"Shop {shop.key!r} ({shop.name})")
             for ch in session.scalars(select(Channel).where(Channel.shop_id == shop.id,

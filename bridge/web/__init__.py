@@ -6,9 +6,10 @@ from flask import Flask, Response, request
 from flask.sessions import SessionInterface
 from werkzeug.exceptions import HTTPException
 
+from bridge.demo import views as demo
 from bridge.web import api, hooks
 
-FACES = (hooks, api)
+FACES = (hooks, api, demo)
 
 
 class NoCookieSessions(SessionInterface):

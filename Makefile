@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+PORT   ?= 8000
 
 .PHONY: install run test bench clean
 
@@ -14,11 +15,12 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
-## run: migrate the SQLite file, load the demo shop, start web + worker in one process.
+## run: migrate the SQLite file, load the demo shop, start web + worker in one process
+## (on 127.0.0.1:8000; `make run PORT=8080` for another port).
 run: $(STAMP)
 	$(BIN)/flask --app wsgi db upgrade
 	$(BIN)/flask --app wsgi shops load demo/shop.json
-	$(BIN)/flask --app wsgi embedded --demo-file demo/shop.json
+	$(BIN)/flask --app wsgi embedded --port $(PORT) --demo-file demo/shop.json
 
 ## test: the whole suite (SQLite always; PostgreSQL and Redis on 127.0.0.1 when running).
 test: $(STAMP)

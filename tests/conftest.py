@@ -25,7 +25,7 @@ from bridge.cli import alembic_config
 from bridge.infra import db
 from tests.factories import load_shop, shop_doc
 
-pytest_plugins = ["tests.fake_wechat"]
+pytest_plugins = ["tests.fake_wechat", "tests.browser"]
 passwords.use_test_cost()  # argon2id still, at a cost that keeps fixtures fast
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -37,28 +37,28 @@ def build(standin: StandIn, channel: ChannelConfig, openid: str, form: dict[str,
     if kind == "text":
         text = (form.get("text") or "").strip()
         if not text or len(text) > MAX_TEXT:
-            raise ValueError(f"text: 1 to {MAX_TEXT} characters")
+            raise ValueError(f"text：请输入 1 到 {MAX_TEXT} 个字")
         return {"msgtype": "text", "text": {"content": text}}, wechat.text(openid, text)
     if kind == "image":
         if not picture or len(picture) > MAX_IMAGE or not picture.startswith(IMAGE_MAGIC):
-            raise ValueError(f"image: a JPEG, PNG or GIF up to {MAX_IMAGE // 1024 // 1024} MB")
+            raise ValueError(f"image：请选择 {MAX_IMAGE // 1024 // 1024} MB 以内的 JPEG、PNG 或 GIF 图片")
         media_id = standin.keep_media(picture)
         return ({"msgtype": "image", "image": {"media_id": media_id}},
                 wechat.image(openid, f"{standin.public_base}/media/{media_id}", media_id))
     key = (form.get("key") or "").strip()
     if kind == "click":
         if not key or len(key) > 128:
-            raise ValueError("key: the menu key, 1 to 128 characters")
+            raise ValueError("key：请填写菜单 key（1 到 128 个字符）")
         return _event("点击菜单", key), wechat.event(openid, "CLICK", key)
     if kind in ("scan", "follow"):
         if len(key) > 64 or (kind == "scan" and not key):
-            raise ValueError("key: the QR code's scene, up to 64 characters")
+            raise ValueError("key：请填写二维码场景值（最多 64 个字符）")
         if kind == "scan":
             return _event("扫码", key), wechat.event(openid, "SCAN", key)
         return _event("关注公众号", key or None), wechat.event(openid, "subscribe", f"qrscene_{key}" if key else "")
     if kind == "unfollow":
         return _event("取消关注", None), wechat.event(openid, "unsubscribe")
-    raise ValueError("kind: one of text, image, click, scan, follow, unfollow")
+    raise ValueError("kind：只能是 text、image、click、scan、follow、unfollow 之一")
 
 
 def _event(what: str, detail: str | None) -> dict[str, Any]:

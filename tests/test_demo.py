@@ -61,6 +61,22 @@ def stored(app, openid: str) -> list[Message]:
                          .order_by(Message.id)).all()
 
 
+def alice_replies(app, reply: dict | None = None, **multipart) -> int:
+    """alice logs in, comes online (the waiting shopper is routed to her), and replies; every
+    job runs. The conversation's id."""
+    client = app.test_client()
+    headers = login(client, shop="demo", password="alice-demo-pass")
+    assert client.patch("/api/v1/me", json={"status": "online"}, headers=headers).status_code == 200
+    run_jobs(app)
+    conversation = client.get("/api/v1/conversations", headers=headers).get_json()["items"][0]
+    assert conversation["agent"]["username"] == "alice"
+    sent = client.post(f"/api/v1/conversations/{conversation['id']}/messages", headers=headers,
+                       **({"data": multipart} if multipart else {"json": reply}))
+    assert sent.status_code == 201, sent.get_json()
+    run_jobs(app)
+    return conversation["id"]
+
+
 def test_outside_demo_mode_nothing_is_served(client):
     for path in ("/demo/shopper/demo-oa", FEED, "/demo/wechat-api/cgi-bin/token?appid=x&secret=y"):
         assert client.get(path).status_code == 404
@@ -89,15 +105,7 @@ def test_what_the_bridge_and_the_agent_send_reaches_the_phone(demo, fake_wechat)
     client = demo.test_client()
     write(client, kind="text", text="你好，在吗")
     run_jobs(demo)
-    headers = login(client, shop="demo", password="alice-demo-pass")
-    assert client.patch("/api/v1/me", json={"status": "online"}, headers=headers).status_code == 200
-    run_jobs(demo)
-    conversation = client.get("/api/v1/conversations", headers=headers).get_json()["items"][0]
-    assert conversation["agent"]["username"] == "alice"
-    reply = client.post(f"/api/v1/conversations/{conversation['id']}/messages",
-                        json={"type": "text", "text": "亲，在的"}, headers=headers)
-    assert reply.status_code == 201
-    run_jobs(demo)
+    alice_replies(demo, {"type": "text", "text": "亲，在的"})
     shop_said = said(phone(client), "shop")
     assert shop_said[0] in (DEMO_SHOP["shops"][0]["settings"]["no_agent_message"],
                             DEMO_SHOP["shops"][0]["settings"]["off_hours_message"])
@@ -110,14 +118,7 @@ def test_what_the_bridge_and_the_agent_send_reaches_the_phone(demo, fake_wechat)
 def test_an_agents_image_is_shown_on_the_phone(demo):
     client = demo.test_client()
     write(client, kind="text", text="你好")
-    headers = login(client, shop="demo", password="alice-demo-pass")
-    client.patch("/api/v1/me", json={"status": "online"}, headers=headers)
-    run_jobs(demo)
-    cid = client.get("/api/v1/conversations", headers=headers).get_json()["items"][0]["id"]
-    sent = client.post(f"/api/v1/conversations/{cid}/messages", headers=headers,
-                       data={"image": (io.BytesIO(PNG), "a.png", "image/png")})
-    assert sent.status_code == 201
-    run_jobs(demo)
+    alice_replies(demo, image=(io.BytesIO(PNG), "a.png", "image/png"))
     image = [e for e in phone(client) if e["msg"]["msgtype"] == "image"]
     assert len(image) == 1 and image[0]["via"] == "custom"
     shown = client.get("/demo/wechat-api/media/" + image[0]["msg"]["image"]["media_id"])
@@ -180,12 +181,7 @@ def test_a_sandbox_channel_outside_demo_mode_fails_visibly_and_calls_no_wechat(a
     load_shop(app, DEMO_SHOP)
     channel = DEMO_SHOP["shops"][0]["channels"][0]
     assert post_oa(client, "demo-oa", channel["token"], text_xml("shopper", "你好"), mode="plain").status_code == 200
-    headers = login(client, shop="demo", password="alice-demo-pass")
-    client.patch("/api/v1/me", json={"status": "online"}, headers=headers)
-    run_jobs(app)
-    cid = client.get("/api/v1/conversations", headers=headers).get_json()["items"][0]["id"]
-    client.post(f"/api/v1/conversations/{cid}/messages", json={"type": "text", "text": "在的"}, headers=headers)
-    run_jobs(app)
+    alice_replies(app, {"type": "text", "text": "在的"})
     out = [m for m in stored(app, "shopper") if m.direction == "out"]
     assert out and {m.delivery for m in out} == {"failed"}
     assert all("sandbox" in m.error_message for m in out)

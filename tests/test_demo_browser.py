@@ -8,9 +8,7 @@ import zlib
 
 from playwright.sync_api import expect
 
-from tests.factories import login
-from tests.test_delivery import run_jobs
-from tests.test_demo import demo  # noqa: F401  (the fixture)
+from tests.test_demo import alice_replies, demo  # noqa: F401  (demo: the fixture)
 
 
 def small_png() -> bytes:
@@ -36,13 +34,7 @@ def test_a_shopper_chats_with_the_shop_on_the_demo_page(demo, page, tmp_path):  
     page.fill("#text", "你好，在吗")
     page.keyboard.press("Enter")
     expect(page.locator(".row.shopper")).to_have_count(2)
-    client = demo.test_client()
-    headers = login(client, shop="demo", password="alice-demo-pass")
-    client.patch("/api/v1/me", json={"status": "online"}, headers=headers)
-    run_jobs(demo)
-    cid = client.get("/api/v1/conversations", headers=headers).get_json()["items"][0]["id"]
-    client.post(f"/api/v1/conversations/{cid}/messages", json={"type": "text", "text": "亲，在的"}, headers=headers)
-    run_jobs(demo)
+    alice_replies(demo, {"type": "text", "text": "亲，在的"})
     expect(page.locator(".row.shop").last).to_contain_text("亲，在的")
     expect(page.locator(".row.shop").last.locator(".via")).to_have_text("客服消息")
     expect(page.locator(".row.shop", has_text="您好，我是Alice")).to_have_count(1)

@@ -180,7 +180,8 @@ def test_the_stand_in_speaks_wechats_errors(demo):
 def test_a_sandbox_channel_outside_demo_mode_fails_visibly_and_calls_no_wechat(app, client, fake_wechat):
     load_shop(app, DEMO_SHOP)
     channel = DEMO_SHOP["shops"][0]["channels"][0]
-    assert post_oa(client, "demo-oa", channel["token"], text_xml("shopper", "你好"), mode="plain").status_code == 200
+    assert post_oa(client, "demo-oa", channel["token"], text_xml("shopper", "你好"), "safe",
+                   aes_key=channel["encoding_aes_key"], app_id=channel["app_id"]).status_code == 200
     alice_replies(app, {"type": "text", "text": "在的"})
     out = [m for m in stored(app, "shopper") if m.direction == "out"]
     assert out and {m.delivery for m in out} == {"failed"}

@@ -121,6 +121,8 @@ BAD = [
     (_broken(["shops", 0, "channels", 0, "app_id"], "not-an-app-id"), "channels[0].app_id: must be wx followed"),
     (_broken(["shops", 0, "channels", 1, "encoding_aes_key"], "short"), "channels[1].encoding_aes_key: must be 43"),
     (_broken(["shops", 0, "channels", 0, "secret"], "x" * 20), "channels[0].secret: unknown key"),
+    (_broken(["shops", 0, "channels", 0, "mode"], "safe"), "channels[0].encoding_aes_key: is required in safe mode"),
+    (_broken(["shops", 0, "channels", 1, "mode"], "secure"), "channels[1].mode: must be one of plain, compat, safe"),
     (_broken(["shops", 1, "channels", 0, "key"], "acme-oa"), "shops[1].channels[0].key: 'acme-oa' is already used"),
     (_broken(["shops", 0, "auto_replies", 2, "keywords"], ["(unclosed"]), "auto_replies[2].keywords[0]: is not a valid regex"),
     (_broken(["shops", 0, "auto_replies", 0, "match"], "fuzzy"), "auto_replies[0].match: must be one of"),

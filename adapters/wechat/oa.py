@@ -6,7 +6,7 @@ from functools import cached_property
 
 from wechatpy.replies import ImageReply, TextReply
 
-from adapters.wechat import signature, xml
+from adapters.wechat import replay, signature, xml
 from adapters.wechat.api import WeChatAPI
 from adapters.wechat.envelope import Envelope
 from adapters.wechat.normalize import normalize
@@ -16,6 +16,7 @@ from bridge.channels.contract import (
     HookRequest,
     HookResponse,
     InboundMessage,
+    InvalidSignature,
     MalformedRequest,
     OutboundMessage,
     PayloadTooLarge,
@@ -38,14 +39,23 @@ SEND_WINDOW = SendWindowRule(
 )
 
 
+MODES = ("plain", "compat", "safe")
+
+
+def mode_of(settings) -> str:
+    """The channel's message mode: as stated, else safe when it has an EncodingAESKey."""
+    return settings.get("mode") or ("safe" if settings.get("encoding_aes_key") else "plain")
+
+
 class WeChatOAAdapter:
     def __init__(self, channel: ChannelConfig, runtime: ChannelRuntime):
         self.channel = channel
         self.runtime = runtime
         self.token = channel.settings.get("token") or ""
         aes_key = channel.settings.get("encoding_aes_key")
+        self.mode = mode_of(channel.settings)
         self._envelope = (Envelope(self.token, aes_key, channel.settings.get("app_id") or "")
-                          if aes_key else None)
+                          if aes_key and self.mode != "plain" else None)
 
     # -- the webhook -------------------------------------------------------------------------
 
@@ -60,17 +70,26 @@ class WeChatOAAdapter:
         return [normalize(self.channel.key, xml.fields(self._plain_body(req)))]
 
     def _plain_body(self, req: HookRequest) -> bytes:
+        """The push as XML in the clear, by the channel's mode: plain takes the body as it is;
+        safe takes only an Encrypt field under a valid msg_signature; compat takes either, and
+        when the body carries Encrypt, only what it decrypts to counts."""
         body = req.body
         if len(body) > MAX_BODY:
             raise PayloadTooLarge(f"body over {MAX_BODY} bytes")
         xml.refuse_hostile(body)
-        if req.args.get("encrypt_type", "raw") != "aes":
-            return body
+        replay.refuse_reuse(self.runtime, self.channel.key, req.args.get("signature", ""), body,
+                            self.runtime.signature_max_age)
         if self._envelope is None:
-            raise MalformedRequest("encrypted push on a channel with no EncodingAESKey")
+            if req.args.get("encrypt_type") == "aes":
+                raise MalformedRequest("encrypted push on a plain-mode channel")
+            return body
         encrypt = xml.fields(body).get("Encrypt")
-        if not encrypt or not req.args.get("msg_signature"):
-            raise MalformedRequest("encrypted push without Encrypt or msg_signature")
+        if not encrypt:
+            if self.mode == "safe":
+                raise MalformedRequest("a safe-mode channel takes only encrypted pushes")
+            return body
+        if not req.args.get("msg_signature"):
+            raise InvalidSignature("encrypted push without msg_signature")
         signature.check_msg(req.args, self.token, encrypt)
         plain = self._envelope.open(encrypt, req.args["msg_signature"], req.args["timestamp"],
                                     req.args["nonce"])

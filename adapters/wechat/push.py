@@ -103,7 +103,7 @@ class OASimulator:
         sealed in compat and safe mode (auto: safe when the channel has an AES key)."""
         s = self.channel.settings
         if mode == "auto":
-            mode = "safe" if s.get("encoding_aes_key") else "plain"
+            mode = s.get("mode") or ("safe" if s.get("encoding_aes_key") else "plain")
         if mode != "plain" and not s.get("encoding_aes_key"):
             raise LookupError(f"channel {self.channel.key!r} has no encoding_aes_key for {mode} mode")
         args, body = signed(s["token"], xml, mode, s.get("encoding_aes_key"), s.get("app_id"))

@@ -19,7 +19,7 @@ from bridge.channels.contract import (
     ChannelConfig,
     ChannelRuntime,
 )
-from bridge.checks import REQUIRED, Check, boolean, one_of, optional, string
+from bridge.checks import REQUIRED, Check, ConfigError, boolean, one_of, optional, string
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class ChannelKind:
     adapter: Callable[[ChannelConfig, ChannelRuntime], Adapter] | None = None  # None: not served yet
     simulator: Callable[[ChannelConfig], Any] | None = None  # plays the platform's part
     app_settings: tuple[str, ...] = ()  # the app settings its adapter is handed, and no others
+    check: Callable[[dict[str, Any], str], None] | None = None  # the fields together; raises ConfigError
 
 
 _WECHAT_API = ("WECHAT_API_BASE", "WECHAT_HTTP_TIMEOUT")
@@ -40,9 +41,16 @@ _WECHAT_APP = {
     "app_secret": (string(128), REQUIRED),
     "token": (string(32, re.compile(r"^[A-Za-z0-9]{3,32}$"), "3 to 32 letters or digits"), REQUIRED),
     "encoding_aes_key": (optional(string(43, re.compile(r"^[A-Za-z0-9]{43}$"), "43 letters or digits")), None),
+    # plain | compat | safe; unset: safe with an encoding_aes_key, else plain
+    "mode": (optional(one_of(*oa.MODES)), None),
     # true: the app is the demo's, played by the bridge itself (bridge/demo); never the real WeChat
     "sandbox": (boolean, False),
 }
+
+def _wechat_mode(fields: dict[str, Any], path: str) -> None:
+    if fields.get("mode") in ("compat", "safe") and not fields.get("encoding_aes_key"):
+        raise ConfigError(f"{path}.encoding_aes_key", f"is required in {fields['mode']} mode")
+
 
 KINDS: dict[str, ChannelKind] = {}
 
@@ -81,14 +89,14 @@ register(ChannelKind(
     kind="wechat_oa", title="Official Account", segment="wechat-oa", fields=_WECHAT_APP,
     capabilities=Capabilities(passive_reply=True, media_upload=True, send_window=oa.SEND_WINDOW,
                               max_body=oa.MAX_BODY, media_max_bytes=oa.MAX_IMAGE),
-    adapter=oa.WeChatOAAdapter, simulator=OASimulator, app_settings=_WECHAT_API,
+    adapter=oa.WeChatOAAdapter, simulator=OASimulator, app_settings=_WECHAT_API, check=_wechat_mode,
 ))
 # Declared so that shop files naming them load; their adapters come with their issues.
 register(ChannelKind(
     kind="wechat_mp", title="Mini Program", segment="wechat-mp",
     fields={**_WECHAT_APP, "data_format": (one_of("json", "xml"), "json")},
     capabilities=Capabilities(passive_reply=False, media_upload=True),
-    app_settings=_WECHAT_API,
+    app_settings=_WECHAT_API, check=_wechat_mode,
 ))
 register(ChannelKind(
     kind="widget", title="web widget", segment=None,  # the widget's own pages, not a webhook

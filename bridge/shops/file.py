@@ -91,7 +91,11 @@ def channel(value: Any, path: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(path, "must be an object")
     kind = one_of(*registry.KINDS)(value.get("kind"), f"{path}.kind")
-    return obj({"kind": (string(32), REQUIRED), "key": _KEY, **registry.get(kind).fields})(value, path)
+    entry = registry.get(kind)
+    fields = obj({"kind": (string(32), REQUIRED), "key": _KEY, **entry.fields})(value, path)
+    if entry.check is not None:
+        entry.check(fields, path)
+    return fields
 
 
 def route_condition(value: Any, path: str) -> dict[str, str]:

@@ -5,6 +5,7 @@ import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 from flask import Flask, current_app
@@ -75,28 +76,61 @@ def shops_load(path: str) -> None:
 
 
 def _simulate_command(kind: registry.ChannelKind) -> None:
-    """`flask simulate <segment> CHANNEL_KEY OPENID TEXT` for a kind that has a simulator."""
+    """`flask simulate <segment> CHANNEL_KEY OPENID [TEXT] [--kind …]` for a kind that has a simulator."""
+    sim = kind.simulator
+    fields = list(sim.FIELDS)
 
-    @simulate_cli.command(kind.segment, help=f"Sign and POST a text message to an {kind.title} channel as "
-                   "its platform would; print the reply as the shopper reads it.")
-    @click.argument("channel_key")
-    @click.argument("openid")
-    @click.argument("text")
-    @click.option("--url", "base_url", help="Post to this server (e.g. https://shop.example) instead of in-process.")
-    @click.option("--mode", type=click.Choice(kind.simulator.MODES), default=kind.simulator.MODES[0],
-                  help="Message encryption; auto = safe when the channel has an EncodingAESKey.")
-    def simulate(channel_key: str, openid: str, text: str, base_url: str | None, mode: str) -> None:
-        from bridge.channels.simulate import simulate_text
+    def option(name: str) -> str:
+        return "TEXT" if name == "text" else "--" + name.replace("_", "-")
 
+    def simulate(channel_key: str, openid: str, text: str | None, what: str, base_url: str | None,
+                 mode: str, **given: str | None) -> None:
+        from bridge.channels.simulate import Unreachable, simulate
+
+        if base_url is not None and not _http_url(base_url):
+            raise click.UsageError(f"--url {base_url!r} must be http:// or https:// and a host")
+        if what == "text" and text is None:
+            raise click.UsageError("TEXT is required (or another --kind)")
+        pushed = {name: value for name, value in {"text": text, **given}.items() if value is not None}
         try:
-            status, reply = simulate_text(current_app._get_current_object(), kind, channel_key,
-                                          openid, text, base_url, mode)
-        except LookupError as exc:
+            status, reply = simulate(current_app._get_current_object(), kind, channel_key, openid,
+                                     what, pushed, base_url, mode)
+        except ValueError as exc:
+            name, why = exc.args if len(exc.args) == 2 else ("kind", str(exc))
+            raise click.UsageError(f"{option(name)} {why}; nothing was sent") from None
+        except (LookupError, Unreachable) as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"HTTP {status}")
         click.echo(reply)
         if status != 200:
             sys.exit(1)
+
+    for name in reversed(fields):
+        simulate = click.option(option(name), name, help=sim.FIELDS[name])(simulate)
+    simulate = click.option("--mode", type=click.Choice(sim.MODES), default=sim.MODES[0],
+                            help="Message encryption; auto = the channel's mode.")(simulate)
+    simulate = click.option("--url", "base_url",
+                            help="Post to this server (e.g. https://shop.example) instead of in-process.")(simulate)
+    simulate = click.option("--kind", "what", type=click.Choice(list(sim.KINDS)), default="text",
+                            show_default=True, help="What the shopper does.")(simulate)
+    simulate = click.argument("text", required=False)(simulate)
+    simulate = click.argument("openid")(simulate)
+    simulate = click.argument("channel_key")(simulate)
+    def takes(names: tuple[str, ...]) -> str:
+        return ", ".join(option(n.rstrip("*")) + ("" if n.endswith("*") else " (optional)") for n in names)
+
+    kinds = "\n".join(f"  {what:<9} {takes(names)}" for what, names in sim.KINDS.items())
+    simulate_cli.command(kind.segment, help=(
+        f"Sign and POST what a shopper does to an {kind.title} channel as its platform would, and "
+        "print the reply as the shopper reads it. TEXT is the message of the default --kind text; "
+        f"the other kinds take these options instead:\n\n\b\n{kinds}\n\n"
+        "A missing or bad option is a usage error (exit 2) and nothing is sent; a server that "
+        "cannot be reached is one line on stderr (exit 1)."))(simulate)
+
+
+def _http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 @click.command("worker")

@@ -11,24 +11,52 @@ from bridge.channels.cache import snapshot
 from bridge.infra import db
 from bridge.models import Channel
 
+TIMEOUT = 10  # seconds; WeChat itself gives up after 5
 
-def simulate_text(app: Flask, kind: registry.ChannelKind, channel_key: str, openid: str, text: str,
-                  base_url: str | None, mode: str) -> tuple[int, str]:
-    """(HTTP status, the reply as the shopper reads it) of one text push. BASE_URL: post to
-    that server; else in-process. LookupError when there is no such channel."""
+
+class Unreachable(Exception):
+    """The server at --url did not answer; the message says where and why, in one line."""
+
+
+def simulate(app: Flask, kind: registry.ChannelKind, channel_key: str, openid: str, what: str,
+             given: dict[str, str | float], base_url: str | None, mode: str) -> tuple[int, str]:
+    """(HTTP status, the reply as the shopper reads it) of one push of WHAT (a kind of the
+    simulator's KINDS, with the fields GIVEN). BASE_URL: post to that server; else in-process.
+    LookupError when there is no such channel; ValueError(field, why) for a push the platform
+    never sends; Unreachable when BASE_URL does not answer."""
     with db.new_session(app) as session:
         channel = session.scalar(select(Channel).where(Channel.key == channel_key))
         config = snapshot(channel) if channel is not None else None
     if config is None or config.kind != kind.kind:
         raise LookupError(f"no {kind.title} channel {channel_key!r}")
     simulator = kind.simulator(config)
-    args, body, content_type = simulator.text(openid, text, mode)
+    args, body, content_type = simulator.push(openid, what, given, mode)
     path = f"/hooks/{kind.segment}/{channel_key}"
     headers = {"Content-Type": content_type}
     if base_url:
-        resp = requests.post(base_url.rstrip("/") + path, params=args, data=body, headers=headers, timeout=10)
+        url = base_url.rstrip("/") + path
+        try:
+            resp = requests.post(url, params=args, data=body, headers=headers, timeout=TIMEOUT)
+        except requests.RequestException as exc:
+            raise Unreachable(f"cannot reach {url}: {_why(exc)}") from None
         status, answer = resp.status_code, resp.text
     else:
         resp = app.test_client().post(path, query_string=args, data=body, headers=headers)
         status, answer = resp.status_code, resp.get_data(as_text=True)
     return status, simulator.read_reply(args, answer) if status == 200 else answer
+
+
+def _why(exc: requests.RequestException) -> str:
+    """What went wrong, as a person says it (requests' own message is a paragraph)."""
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {TIMEOUT} s"
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS handshake failed"
+    if "refused" in text.lower():
+        return "connection refused"
+    if "resolve" in text.lower() or "name or service not known" in text.lower():
+        return "unknown host"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection failed"
+    return text.splitlines()[0][:200] if text else type(exc).__name__

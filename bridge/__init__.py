@@ -19,6 +19,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from bridge.channels.cache import ChannelCache
     from bridge.events import publish
     from bridge.infra import db, redisconn, tasks
+    from bridge.media import store
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(config.load(app.instance_path, test_config))
@@ -29,6 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     redisconn.init_app(app)
     publish.init_app(app)
     tasks.init_app(app)
+    store.init_app(app)
     web.init_app(app)
     cli.init_app(app)
     return app

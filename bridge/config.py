@@ -23,9 +23,12 @@ DEFAULTS = {
     # answers. Set by `make run` (embedded with a demo file) or KEFU_DEMO_URL; None: no demo.
     "DEMO_URL": None,
     "DEMO_DIR": None,  # where the demo's WeChat keeps phones and images; None → instance/demo-wechat
+    # The bridge's own copies of media files (bridge/media/store.py): agents' images now, the
+    # shoppers' later. None → instance/media. Every web process and worker must see it.
+    "MEDIA_DIR": None,
 }
 
-ENV_KEYS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "WECHAT_API_BASE")
+ENV_KEYS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "WECHAT_API_BASE", "MEDIA_DIR")
 
 DEV_SECRET = "dev-only-not-secret"
 

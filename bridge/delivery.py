@@ -3,6 +3,11 @@
 A delivery claims its row (pending → sending) with a conditional UPDATE, so two jobs for
 the same row — a sweeper's re-enqueue racing the original — send it once. A worker killed
 mid-send leaves the row `sending` with an expired claim; the sweeper hands it out again.
+
+What the channel does to a send is an outcome, not an error: a retry is one log line (the
+message, the attempt, the reason), a final failure one warning with the platform's code.
+An image is uploaded here, in the delivery, so a channel that is away retries the upload as
+it retries a send (media/uploads.py).
 """
 from __future__ import annotations
 
@@ -25,6 +30,8 @@ from bridge.channels.contract import (
     WindowClosed,
 )
 from bridge.infra.tasks import RETRY_INTERVALS
+from bridge.media.store import MediaMissing
+from bridge.media.uploads import MediaUploads
 from bridge.models import Channel, Conversation, Customer, Message
 
 log = logging.getLogger(__name__)
@@ -36,13 +43,9 @@ NOTICE_RESERVE = 2
 CLAIM_SECONDS = 90
 
 
-class DeliveryRetry(Exception):
-    """The job's signal to RQ: try this delivery again after the next interval."""
-
-
 @dataclass(frozen=True)
 class Outcome:
-    state: str  # sent | failed | retry | skipped
+    state: str  # sent | failed | retry (the job asks RQ to run it again later) | skipped
     code: str | None = None
 
 
@@ -61,10 +64,11 @@ def create_outbound(session: Session, conversation: Conversation, sender: str, t
 
 
 def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], Adapter],
-            now: datetime) -> Outcome:
-    """Send one outbox row through its channel's adapter, within the channel's send window.
+            now: datetime, uploads: MediaUploads) -> Outcome:
+    """Send one outbox row through its channel's adapter, within the channel's send window;
+    a stored image is uploaded first (or its media id reused).
 
-    The adapter's send answers in the contract's terms (sent, or RetryLater, WindowClosed,
+    The adapter answers in the contract's terms (sent, or RetryLater, WindowClosed,
     CapReached, SendRefused): no platform's codes are read here.
     """
     claimed = session.execute(
@@ -84,37 +88,51 @@ def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], 
     try:
         adapter = adapter_for(conversation.channel)
     except LookupError as exc:  # a kind no longer (or not yet) served: nothing would send it
-        _finish(message, "failed", now, "no_adapter", str(exc))
-        session.commit()
-        log.warning("message %s: failed, channel %s has no adapter", message.id, conversation.channel_id)
-        return Outcome("failed", "no_adapter")
+        return _failed(session, message, now, "no_adapter", str(exc))
+    stored = (message.media or {}).get("sha256")
+    if stored and not uploads.store.exists(stored):
+        return _failed(session, message, now, "media_missing", "the image is no longer in the bridge's media store")
     window = registry.get(conversation.channel.kind).capabilities.send_window
     keep = NOTICE_RESERVE if message.sender == "system" else 0
     refusal = _take_window_slot(session, customer, now, keep) if window else None
     if refusal:
-        _finish(message, "failed", now, *refusal)
-        session.commit()
-        return Outcome("failed", refusal[0])
+        return _failed(session, message, now, *refusal)
     session.commit()  # the claim and the slot are ours before the network call
 
-    out = OutboundMessage(to=customer.external_id, type=message.type, text=message.text,
-                          media_id=(message.media or {}).get("media_id"))
     try:
-        adapter.send(out)
-    except SendFailed as exc:
+        media_id = (uploads.media_id(adapter, conversation.channel, message.media) if stored
+                    else (message.media or {}).get("media_id"))
+        adapter.send(OutboundMessage(to=customer.external_id, type=message.type, text=message.text,
+                                     media_id=media_id))
+    except (SendFailed, MediaMissing) as exc:
+        refused = exc if isinstance(exc, SendFailed) else SendFailed("media_missing", str(exc))
         if window:
-            _settle_slot(session, customer.id, exc, window, now)
-        retry = isinstance(exc, RetryLater) and message.attempts < MAX_ATTEMPTS
-        _finish(message, "pending" if retry else "failed", now, exc.code, exc.message)
-        session.commit()
-        log.info("message %s: %s (%s %s) after attempt %s", message.id,
-                 "will retry" if retry else "failed", exc.outcome, exc.code, message.attempts)
-        if retry:
-            raise DeliveryRetry(f"message {message.id}: {exc.outcome} {exc.code}") from exc
-        return Outcome("failed", exc.code)
+            _settle_slot(session, customer.id, refused, window, now)
+        if stored and refused.outcome == "final":  # e.g. a media id the channel no longer knows
+            uploads.forget(conversation.channel, stored)
+        if isinstance(refused, RetryLater) and message.attempts < MAX_ATTEMPTS:
+            _finish(message, "pending", now, refused.code, refused.message)
+            session.commit()
+            log.info("message %s: attempt %s not sent (%s %s: %s); will retry", message.id,
+                     message.attempts, refused.outcome, refused.code, refused.message)
+            return Outcome("retry", refused.code)
+        return _failed(session, message, now, refused.code, refused.message)
+    if stored and (message.media or {}).get("media_id") != media_id:
+        message.media = {**message.media, "media_id": media_id}  # what the channel was sent
     _finish(message, "sent", now)
     session.commit()
+    log.info("message %s: sent (attempt %s)", message.id, message.attempts)
     return Outcome("sent")
+
+
+def _failed(session: Session, message: Message, now: datetime, code: str, error: str) -> Outcome:
+    """End the row failed, shown to the agent with the reason; one warning says so."""
+    _finish(message, "failed", now, code, error)
+    session.commit()
+    # A notice held back for the agent's replies is the shop's rule working, not a failure.
+    report = log.info if code == "kept_for_agent" else log.warning
+    report("message %s: failed after attempt %s: %s (%s)", message.id, message.attempts, code, error)
+    return Outcome("failed", code)
 
 
 def _finish(message: Message, state: str, now: datetime, code: str | None = None,

@@ -41,3 +41,8 @@ def sweep_job(slot: int) -> str:
 def retention_day(day: date) -> str:
     """Taken by the one sweep that enqueues the day's retention purge."""
     return f"kefu:retention:{day:%Y-%m-%d}"
+
+
+def channel_media(shop_id: int, channel_id: int, digest: str) -> str:
+    """The channel's media id for a stored file (media/uploads.py), while the channel keeps it."""
+    return f"{shop_prefix(shop_id)}:media:{channel_id}:{digest}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -179,7 +180,9 @@ def make_app(database_url: str, redis_url: str | None, wechat_url: str = "http:/
         rc._embedded_server = None  # a fresh stand-in per app
     return create_app({
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "test-secret",
-        "WECHAT_API_BASE": wechat_url, "WECHAT_HTTP_TIMEOUT": 2.0, "TESTING": True, **extra,
+        "WECHAT_API_BASE": wechat_url, "WECHAT_HTTP_TIMEOUT": 2.0, "TESTING": True,
+        # Never the checkout's instance/media; a test that looks inside passes its own.
+        "MEDIA_DIR": str(Path(tempfile.gettempdir()) / f"kefu-test-media-{os.getpid()}"), **extra,
     })
 
 

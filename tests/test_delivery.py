@@ -7,7 +7,6 @@ at once (see `run_jobs`): the tests check what happens, never how long it takes.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -36,13 +35,7 @@ from tests.factories import BurstWorker, load_shop, login, post_acme, shop_doc, 
 from tests.fake_wechat import ERRMSG, FakeWeChat
 
 SEND = "/cgi-bin/message/custom/send"
-UPLOAD = "/cgi-bin/media/upload"
 ROOT = Path(__file__).resolve().parents[1]
-# A 1×1 PNG: WeChat only sees bytes, but the agent API checks the declared type.
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
-    "0000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
 
 
 # -- fixtures and helpers ----------------------------------------------------------------------
@@ -125,7 +118,7 @@ def desk(app, client) -> Desk:
 def run_jobs(app: Flask, max_rounds: int = 10) -> int:
     """Run queued jobs with a real RQ worker until none is queued or scheduled.
 
-    A job that raised for a retry sits in RQ's scheduled registry for RETRY_INTERVALS; it is
+    A job that asked for a retry sits in RQ's scheduled registry for RETRY_INTERVALS; it is
     made due now and handed back by RQ's own scheduler (the worker's burst run), so the
     retry path is RQ's. Returns how many retry rounds were needed.
     """
@@ -190,45 +183,6 @@ def test_text_reply_is_sent_with_the_documented_body_and_shown_sent(desk, fake_w
     assert shown[1]["delivery"]["state"] == "sent"
     assert shown[1]["delivery"]["error"] is None and shown[1]["delivery"]["attempts"] == 1
     assert shown[1]["delivery"]["sent_at"]
-
-
-def test_image_reply_is_uploaded_as_temporary_media_then_sent_by_media_id(desk, fake_wechat):
-    cid = desk.shopper_writes("o-image")
-    resp = desk.client.post(
-        f"/api/v1/conversations/{cid}/messages", headers=desk.headers,
-        data={"image": (io.BytesIO(PNG), "size-chart.png", "image/png")},
-        content_type="multipart/form-data")
-    assert resp.status_code == 201, resp.get_json()
-    posted = resp.get_json()
-    assert posted["type"] == "image" and posted["delivery"]["state"] == "pending"
-
-    uploads = [c for c in fake_wechat.calls if c.path == UPLOAD]
-    assert len(uploads) == 1
-    assert uploads[0].query["type"] == "image"
-    assert uploads[0].files == {"media": PNG}
-    media_id = posted["media"]["media_id"]
-    assert media_id.startswith("MEDIA_")
-
-    run_jobs(desk.app)
-
-    assert fake_wechat.sent() == [
-        {"touser": "o-image", "msgtype": "image", "image": {"media_id": media_id}}]
-    assert desk.delivery(cid, posted["id"])["state"] == "sent"
-
-
-def test_image_refused_by_wechat_is_a_502_and_stores_nothing(desk, fake_wechat):
-    cid = desk.shopper_writes("o-image-refused")
-    fake_wechat.fail_next(UPLOAD, 40004)
-    resp = desk.client.post(
-        f"/api/v1/conversations/{cid}/messages", headers=desk.headers,
-        data={"image": (io.BytesIO(PNG), "size-chart.png", "image/png")},
-        content_type="multipart/form-data")
-
-    assert resp.status_code == 502
-    error = resp.get_json()["error"]
-    assert error["code"] == "channel_error" and "40004" in error["message"]
-    assert [m["direction"] for m in desk.messages(cid)] == ["in"]
-    assert delivery_jobs(desk.app.extensions["rq_queue"]) == []
 
 
 # -- errors from WeChat ------------------------------------------------------------------------

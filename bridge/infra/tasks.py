@@ -12,7 +12,9 @@ from bridge import keys
 log = logging.getLogger(__name__)
 
 
-# RQ's waits before each retry of a delivery that met a transient failure (busy, network).
+# RQ's waits before each retry of a delivery that met a transient failure (busy, network):
+# the job returns a Retry with them (jobs/delivery.py). The same retries given at enqueue
+# cover a job that raised (a database away, a bug), whose traceback RQ logs.
 RETRY_INTERVALS = [2, 10, 30, 60]
 
 
@@ -33,6 +35,8 @@ def enqueue_delivery(message_id: int) -> None:
             retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
             result_ttl=60, failure_ttl=7 * 86400,
         )
+    except redis.RedisError as exc:
+        log.warning("message %s: not enqueued (%s); the sweeper will pick it up", message_id, exc)
     except Exception:  # noqa: BLE001 — the outbox row is the source of truth
         log.exception("message %s: enqueue failed; the sweeper will pick it up", message_id)
 

@@ -1,20 +1,20 @@
 """Conversations and their messages, scoped to the agent's shop."""
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request, send_file
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from bridge import delivery
 from bridge.channels import registry
-from bridge.channels.contract import SendFailed
-from bridge.channels.runtime import adapter_for
 from bridge.conversations import lifecycle
 from bridge.effects import Effects
 from bridge.events import names
 from bridge.infra import db
+from bridge.media import images, store
 from bridge.models import CONVERSATION_STATES, Agent, Conversation, Group, Message
 from bridge.visibility import audience, conversation_filter, sees_conversation
 from bridge.web.api.auth import current_agent, current_viewer, login_required
@@ -24,7 +24,6 @@ from bridge.web.api.shapes import conversation_json, iso, json_body, message_jso
 bp = Blueprint("conversations", __name__)
 
 MAX_TEXT = 2000
-IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif"}
 
 
 def _int_arg(name: str, default: int | None, lo: int, hi: int) -> int | None:
@@ -160,7 +159,7 @@ def post_message(conversation_id: int):
         raise APIError(409, "conflict", f"the conversation ended over {history} hours ago (setting "
                        "history_reply_hours); the shopper's next message opens a new one")
     if request.mimetype == "multipart/form-data":
-        type_, text, media = "image", None, _upload_image(c)
+        type_, text, media = "image", None, _stored_image(c)
     else:
         body = json_body()
         type_, text, media = body.get("type", "text"), body.get("text"), None
@@ -224,26 +223,40 @@ def rating_invite(conversation_id: int):
     return jsonify(conversation_json(c))
 
 
-def _upload_image(c: Conversation) -> dict:
-    """Agent images go to the channel's media store first; the message then carries the media_id."""
+def _stored_image(c: Conversation) -> dict:
+    """The agent's image, checked and kept in the bridge's media store: the delivery job uploads
+    it to the channel (bridge/media/uploads.py). Bad input is refused before anything is kept."""
     capabilities = registry.get(c.channel.kind).capabilities
     if not capabilities.media_upload:
         raise invalid(f"a {c.channel.kind} channel does not take images")
     file = request.files.get("image")
-    if file is None or not file.filename:
+    if file is None:
         raise invalid("multipart uploads need a file in the field 'image'")
-    if file.mimetype not in IMAGE_TYPES:
-        raise invalid(f"image must be one of {', '.join(sorted(IMAGE_TYPES))}")
     content = file.read(capabilities.media_max_bytes + 1)
     if len(content) > capabilities.media_max_bytes:
         raise APIError(413, "too_large", f"the image is over the {capabilities.media_max_bytes // 2**20} MB "
                        "the channel takes")
-    try:
-        media_id = adapter_for(current_app._get_current_object(), c.channel).upload_image(
-            file.filename, content, file.mimetype)
-    except SendFailed as exc:
-        raise APIError(502, "channel_error", f"the channel refused the upload: {exc.code} {exc.message}") from exc
-    return {"media_id": media_id, "filename": file.filename}
+    content_type = images.image_type(content)
+    if content_type is None:
+        raise APIError(400, "bad_image", "the file is not a JPEG, PNG or GIF image (judged by its "
+                       "content, not by its name or declared type)")
+    return {"sha256": store.store().put(content), "content_type": content_type, "size": len(content),
+            "filename": os.path.basename(file.filename or "")[:200] or None}
+
+
+@bp.get("/conversations/<int:conversation_id>/messages/<int:message_id>/media")
+@login_required
+def message_media(conversation_id: int, message_id: int):
+    """A message's stored file (the agent's image), for whoever may see the conversation."""
+    c = _conversation(conversation_id)
+    m = db.session().get(Message, message_id)
+    digest = (m.media or {}).get("sha256") if m is not None and m.conversation_id == c.id else None
+    if not digest or not store.store().exists(digest):
+        raise not_found("this message has no stored media")
+    resp = send_file(store.store().path(digest), mimetype=m.media["content_type"], max_age=86400)
+    resp.cache_control.public, resp.cache_control.private = False, True  # behind a login
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
 
 
 def _now() -> datetime:

@@ -71,6 +71,9 @@ def message_json(m: Message) -> dict[str, Any]:
         "type": m.type,
         "text": m.text,
         "media": m.media,
+        # The stored file itself (an agent's image), served to whoever may see the conversation.
+        "media_url": (f"/api/v1/conversations/{m.conversation_id}/messages/{m.id}/media"
+                      if (m.media or {}).get("sha256") else None),
         "delivery": delivery,
         "responded_at": iso(m.responded_at),
         "created_at": iso(m.created_at),

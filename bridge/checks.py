@@ -1,6 +1,6 @@
 """The checks config files are validated with (shop files, channel fields): each takes
 (value, path) and returns the value with defaults filled in, or raises ConfigError naming
-the field."""
+the field — every bad field, where a check holds several (objects, lists, mappings)."""
 from __future__ import annotations
 
 import re
@@ -9,15 +9,30 @@ from typing import Any
 
 KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
-
-class ConfigError(Exception):
-    def __init__(self, path: str, message: str):
-        super().__init__(f"{path}: {message}")
-        self.path = path
-
-
 Check = Callable[[Any, str], Any]
 REQUIRED = object()
+
+
+class ConfigError(Exception):
+    """One bad field, or several (`errors`, in file order); str() is one line per field."""
+
+    def __init__(self, path: str, message: str, more: tuple[tuple[str, str], ...] = ()):
+        self.errors: list[tuple[str, str]] = [(path, message), *more]
+        super().__init__("\n".join(f"{p}: {m}" for p, m in self.errors))
+        self.path = path
+
+    @classmethod
+    def of(cls, errors: list[tuple[str, str]]) -> ConfigError:
+        return cls(*errors[0], more=tuple(errors[1:]))
+
+
+def collect(errors: list[tuple[str, str]], check: Check, value: Any, path: str) -> Any:
+    """check(value, path), its errors added to ERRORS instead of raised (then None)."""
+    try:
+        return check(value, path)
+    except ConfigError as exc:
+        errors.extend(exc.errors)
+        return None
 
 
 def obj(spec: dict[str, tuple[Check, Any]]) -> Check:
@@ -26,18 +41,18 @@ def obj(spec: dict[str, tuple[Check, Any]]) -> Check:
     def check(value: Any, path: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise ConfigError(path or "file", "must be an object")
-        for key in value:
-            if key not in spec:
-                raise ConfigError(f"{path}.{key}" if path else str(key), "unknown key")
+        errors = [(f"{path}.{key}" if path else str(key), "unknown key") for key in value if key not in spec]
         out = {}
         for key, (inner, default) in spec.items():
             sub = f"{path}.{key}" if path else key
             if key in value:
-                out[key] = inner(value[key], sub)
+                out[key] = collect(errors, inner, value[key], sub)
             elif default is REQUIRED:
-                raise ConfigError(sub, "is required")
+                errors.append((sub, "is required"))
             else:
                 out[key] = default() if callable(default) else default
+        if errors:
+            raise ConfigError.of(errors)
         return out
 
     return check
@@ -49,7 +64,11 @@ def list_of(inner: Check, max_items: int = 1000, min_items: int = 0) -> Check:
             raise ConfigError(path, "must be a list")
         if not min_items <= len(value) <= max_items:
             raise ConfigError(path, f"must have {min_items} to {max_items} items")
-        return [inner(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        errors: list[tuple[str, str]] = []
+        out = [collect(errors, inner, item, f"{path}[{i}]") for i, item in enumerate(value)]
+        if errors:
+            raise ConfigError.of(errors)
+        return out
 
     return check
 
@@ -108,6 +127,11 @@ def mapping_of(key: Check, value: Check, max_items: int = 1000) -> Check:
             raise ConfigError(path, "must be an object")
         if len(mapping) > max_items:
             raise ConfigError(path, f"must have at most {max_items} entries")
-        return {key(k, f"{path}.{k}"): value(v, f"{path}.{k}") for k, v in mapping.items()}
+        errors: list[tuple[str, str]] = []
+        out = {collect(errors, key, k, f"{path}.{k}"): collect(errors, value, v, f"{path}.{k}")
+               for k, v in mapping.items()}
+        if errors:
+            raise ConfigError.of(errors)
+        return out
 
     return check

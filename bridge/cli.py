@@ -56,7 +56,7 @@ def db_revision(message: str, autogenerate: bool) -> None:
 @shops_cli.command("load")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def shops_load(path: str) -> None:
-    """Create or update shops from FILE.json; all or nothing, idempotent."""
+    """Create or update shops from FILE.json; all or nothing, idempotent; every error named at once."""
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -67,7 +67,9 @@ def shops_load(path: str) -> None:
             report = apply(session, shops, datetime.now(timezone.utc))
             session.commit()
     except ConfigError as exc:
-        raise click.ClickException(f"{path}: {exc}; nothing was loaded") from None
+        if len(exc.errors) == 1:
+            raise click.ClickException(f"{path}: {exc}; nothing was loaded") from None
+        raise click.ClickException(f"{path}: {len(exc.errors)} errors; nothing was loaded\n{exc}") from None
     current_app.extensions["channel_cache"].clear()
     for label, keys in (("created", report.created), ("updated", report.updated),
                         ("unchanged", report.unchanged)):

@@ -1,4 +1,4 @@
-"""The shop config file (DESIGN.md): validated whole before anything is written.
+"""The shop config file (DESIGN.md): validated whole before anything is written, every error at once.
 
 Every error names its field, e.g. `shops[0].settings.routing: must be one of …`.
 The result is plain dicts with every default filled in.
@@ -16,6 +16,7 @@ from bridge.checks import (
     Check,
     ConfigError,
     boolean,
+    collect,
     integer,
     list_of,
     mapping_of,
@@ -162,37 +163,66 @@ SHOP = obj({
 })
 
 
-def _unique(items: list[dict[str, Any]], field: str, path: str) -> None:
+def _objects(items: Any) -> list[tuple[int, dict[str, Any]]]:
+    """(index, item) of the objects in a list as the file has it, checked or not."""
+    return [(i, item) for i, item in enumerate(items) if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _keyed(items: Any, field: str) -> list[tuple[int, str]]:
+    """(index, FIELD) of the objects in the list that have it as a string."""
+    return [(i, item[field]) for i, item in _objects(items) if isinstance(item.get(field), str)]
+
+
+def _twice(items: Any, field: str, path: str) -> list[tuple[str, str]]:
     seen: set[str] = set()
-    for i, item in enumerate(items):
-        if item[field] in seen:
-            raise ConfigError(f"{path}[{i}].{field}", f"{item[field]!r} appears twice")
-        seen.add(item[field])
+    errors = []
+    for i, key in _keyed(items, field):
+        if key in seen:
+            errors.append((f"{path}[{i}].{field}", f"{key!r} appears twice"))
+        seen.add(key)
+    return errors
 
 
-def _cross_check(shop: dict[str, Any], path: str) -> None:
-    _unique(shop["groups"], "key", f"{path}.groups")
-    _unique(shop["agents"], "username", f"{path}.agents")
-    groups = {g["key"] for g in shop["groups"]}
-    for i, route in enumerate(shop["entry_routes"]):
-        if route["group"] not in groups:
-            raise ConfigError(f"{path}.entry_routes[{i}].group", f"no group {route['group']!r} in this shop")
-    for i, agent in enumerate(shop["agents"]):
-        for j, key in enumerate(agent["groups"]):
-            if key not in groups:
-                raise ConfigError(f"{path}.agents[{i}].groups[{j}]", f"no group {key!r} in this shop")
+def _cross_errors(shop: dict[str, Any], path: str) -> list[tuple[str, str]]:
+    """What no single field shows: keys listed twice, groups named but not listed. Read from the
+    file as it is, so that they are found beside any other error."""
+    errors = _twice(shop.get("groups"), "key", f"{path}.groups")
+    errors += _twice(shop.get("agents"), "username", f"{path}.agents")
+    groups = {key for _, key in _keyed(shop.get("groups"), "key")}
+    for i, key in _keyed(shop.get("entry_routes"), "group"):
+        if key not in groups:
+            errors.append((f"{path}.entry_routes[{i}].group", f"no group {key!r} in this shop"))
+    for i, item in _objects(shop.get("agents")):
+        named = item.get("groups")
+        for j, key in enumerate(named if isinstance(named, list) else []):
+            if isinstance(key, str) and key not in groups:
+                errors.append((f"{path}.agents[{i}].groups[{j}]", f"no group {key!r} in this shop"))
+    return errors
+
+
+def shop(value: Any, path: str) -> dict[str, Any]:
+    errors: list[tuple[str, str]] = []
+    out = collect(errors, SHOP, value, path)
+    if isinstance(value, dict):
+        errors += _cross_errors(value, path)
+    if errors:
+        raise ConfigError.of(errors)
+    return out
 
 
 def validate(document: Any) -> list[dict[str, Any]]:
-    """The whole file → the list of shops, or ConfigError naming the first bad field."""
-    shops = obj({"shops": (list_of(SHOP, max_items=1000, min_items=1), REQUIRED)})(document, "")["shops"]
-    _unique(shops, "key", "shops")
+    """The whole file → the list of shops, or ConfigError naming every bad field."""
+    errors: list[tuple[str, str]] = []
+    out = collect(errors, obj({"shops": (list_of(shop, max_items=1000, min_items=1), REQUIRED)}), document, "")
+    shops = document.get("shops") if isinstance(document, dict) else None
+    errors += _twice(shops, "key", "shops")
     channel_paths: dict[str, str] = {}
-    for i, shop in enumerate(shops):
-        _cross_check(shop, f"shops[{i}]")
-        for j, ch in enumerate(shop["channels"]):
+    for i, raw in _objects(shops):
+        for j, key in _keyed(raw.get("channels"), "key"):
             here = f"shops[{i}].channels[{j}].key"
-            if ch["key"] in channel_paths:
-                raise ConfigError(here, f"{ch['key']!r} is already used at {channel_paths[ch['key']]}")
-            channel_paths[ch["key"]] = here
-    return shops
+            if key in channel_paths:
+                errors.append((here, f"{key!r} is already used at {channel_paths[key]}"))
+            channel_paths.setdefault(key, here)
+    if errors:
+        raise ConfigError.of(errors)
+    return out["shops"]

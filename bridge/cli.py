@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -75,6 +76,32 @@ def shops_load(path: str) -> None:
                         ("unchanged", report.unchanged)):
         if keys:
             click.echo(f"{label}: {', '.join(keys)}")
+
+
+@shops_cli.command("export")
+@click.argument("key")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write to this file instead of standard output.")
+def shops_export(key: str, output: str | None) -> None:
+    """Write shop KEY in the shop file's format; `shops load` of it changes nothing.
+
+    Agents come with their password_hash (passwords are not kept); channel secrets as stored.
+    """
+    from bridge.shops.export import export
+
+    try:
+        with db.new_session(current_app) as session:
+            document = export(session, key)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    # It holds the shop's secrets: a new file is for its owner's eyes only.
+    with open(os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
+        f.write(text)
+    click.echo(f"{key}: written to {output}", err=True)
 
 
 def _simulate_command(kind: registry.ChannelKind) -> None:

@@ -136,15 +136,31 @@ def auto_reply(value: Any, path: str) -> dict[str, Any]:
     return rule
 
 
-AGENT = obj({
+# What `shops export` writes for a password: the stored hash, as passwords.py makes it.
+ARGON2 = re.compile(r"^\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$")
+
+_AGENT = obj({
     "username": (string(64, KEY, "a username of a-z, 0-9, _ and -"), REQUIRED),
-    "password": (string(200, re.compile(r"^.{8,}$"), "at least 8 characters"), REQUIRED),
+    "password": (optional(string(200, re.compile(r"^.{8,}$"), "at least 8 characters")), None),
+    "password_hash": (optional(string(512, ARGON2, "an argon2 hash ($argon2id$v=19$m=…)")), None),
     "name": (string(200), REQUIRED),
     "role": (one_of("admin", "agent"), "agent"),
     "max_concurrent": (integer(1, 50), 10),
     "weight": (integer(1, 100), 1),
     "groups": (list_of(string(64, KEY, "a group key"), max_items=50), list),
 })
+
+
+
+def agent(value: Any, path: str) -> dict[str, Any]:
+    """An agent with a password, or the hash of one (an export's; loading it keeps the hash)."""
+    out = _AGENT(value, path)
+    if out["password"] is None and out["password_hash"] is None:
+        raise ConfigError(f"{path}.password", "is required (or password_hash, as `shops export` writes it)")
+    if out["password"] is not None and out["password_hash"] is not None:
+        raise ConfigError(f"{path}.password_hash", "cannot be given with password: one or the other")
+    return out
+
 
 SHOP = obj({
     "key": _KEY,
@@ -156,7 +172,7 @@ SHOP = obj({
     "entry_routes": (list_of(obj({"when": (route_condition, REQUIRED),
                                   "group": (string(64, KEY, "a group key"), REQUIRED)}),
                              max_items=200), list),
-    "agents": (list_of(AGENT, max_items=2000), list),
+    "agents": (list_of(agent, max_items=2000), list),
     "auto_replies": (list_of(auto_reply, max_items=20000), list),
     "quick_phrases": (list_of(obj({"title": (string(200), REQUIRED),
                                    "text": (string(2000), REQUIRED)}), max_items=2000), list),

@@ -129,12 +129,12 @@ def _agents(session: Session, shop: Shop, specs: list[dict[str, Any]], groups: d
         row = rows.get(spec["username"])
         if row is None:
             row = Agent(shop_id=shop.id, username=spec["username"], status="offline",
-                        password_hash=hash_password(spec["password"]), token_version=1,
-                        created_at=now)
+                        password_hash=spec["password_hash"] or hash_password(spec["password"]),
+                        token_version=1, created_at=now)
             session.add(row)
             changed = True
-        elif not verify_password(row.password_hash, spec["password"]):
-            row.password_hash = hash_password(spec["password"])
+        elif not _same_password(row.password_hash, spec):
+            row.password_hash = spec["password_hash"] or hash_password(spec["password"])
             row.token_version += 1  # a new password ends the old sessions
             changed = True
         changed |= _assign(row, name=spec["name"], role=spec["role"], weight=spec["weight"],
@@ -153,6 +153,13 @@ def _agents(session: Session, shop: Shop, specs: list[dict[str, Any]], groups: d
             row.token_version += 1
             changed = True
     return changed
+
+
+def _same_password(stored: str, spec: dict[str, Any]) -> bool:
+    """The file's password (or hash, from an export) is the one stored."""
+    if spec["password_hash"] is not None:
+        return spec["password_hash"] == stored
+    return verify_password(stored, spec["password"])
 
 
 def _replace_list(session: Session, shop: Shop, model: type, items: list[dict[str, Any]]) -> bool:

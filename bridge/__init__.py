@@ -5,7 +5,6 @@ without Flask); `create_app` builds the app: defaults → environment → test o
 """
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -15,7 +14,7 @@ if TYPE_CHECKING:
 def create_app(test_config: dict | None = None) -> Flask:
     from flask import Flask
 
-    from bridge import cli, config, web
+    from bridge import cli, config, logs, web
     from bridge.channels.cache import ChannelCache
     from bridge.events import publish
     from bridge.infra import db, redisconn, tasks
@@ -24,7 +23,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(config.load(app.instance_path, test_config))
     app.json.ensure_ascii = False  # Chinese stays readable in every JSON answer
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(app.config["LOG_LEVEL"])
     db.init_app(app)
     app.extensions["channel_cache"] = ChannelCache(app.config["CHANNEL_CACHE_SECONDS"])
     redisconn.init_app(app)

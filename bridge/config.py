@@ -26,9 +26,12 @@ DEFAULTS = {
     # The bridge's own copies of media files (bridge/media/store.py): agents' images now, the
     # shoppers' later. None → instance/media. Every web process and worker must see it.
     "MEDIA_DIR": None,
+    # The bridge's own log lines at this level; libraries' routine chatter (each RQ job, each
+    # request to the embedded server) only at DEBUG (bridge/logs.py).
+    "LOG_LEVEL": "INFO",
 }
 
-ENV_KEYS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "WECHAT_API_BASE", "MEDIA_DIR")
+ENV_KEYS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "WECHAT_API_BASE", "MEDIA_DIR", "LOG_LEVEL")
 
 DEV_SECRET = "dev-only-not-secret"
 

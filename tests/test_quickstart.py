@@ -104,3 +104,10 @@ def test_the_readme_quick_start_works_as_written(make_run):
     shop_said = [t for who, t in texts if who == "shop"]
     assert shop_said[:2] == [welcome, "亲，在的"], texts
     assert "评分" in shop_said[2] and shop_said[3:] == [thanks], texts
+
+    # The terminal stays readable: a line for each thing the bridge did, no narration of every
+    # RQ job, no line per request (the shopper page polls each second), no traceback.
+    terminal = (project.parent / "make-run.log").read_text().split("Demo logins", 1)[1]
+    assert re.search(r"bridge\.delivery: message \d+: sent \(attempt 1\)", terminal), terminal
+    assert "Traceback" not in terminal and "Job OK" not in terminal and "rq.worker" not in terminal, terminal
+    assert "GET /demo/shopper" not in terminal and "/feed" not in terminal, terminal

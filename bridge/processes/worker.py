@@ -6,10 +6,11 @@ import threading
 import time
 
 from flask import Flask
+from redis import exceptions as redis_errors
 from rq import SimpleWorker, Worker
 from rq.scheduler import RQScheduler
 
-from bridge import keys
+from bridge import keys, logs
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,9 @@ def start_ticker(app: Flask, stop: threading.Event) -> threading.Thread:
             try:
                 if redis.set(keys.sweep_slot(slot), "1", nx=True, ex=interval * 2):
                     queue.enqueue("jobs.sweep.sweep", job_id=keys.sweep_job(slot), result_ttl=interval)
-            except Exception:  # noqa: BLE001 — Redis away: try again next interval
+            except redis_errors.RedisError as exc:  # Redis away: try again next interval
+                log.warning("sweep ticker could not enqueue (%s)", exc)
+            except Exception:  # a bug: say where, keep ticking
                 log.exception("sweep ticker could not enqueue")
             stop.wait(interval - time.time() % interval + 0.05)
 
@@ -46,7 +49,8 @@ def start_inline_scheduler(app: Flask, stop: threading.Event) -> threading.Threa
     child would move scheduled jobs (retries with backoff) in a copy nobody reads.
     """
     redis = app.extensions["redis"]
-    scheduler = RQScheduler([app.config["RQ_QUEUE"]], connection=redis)
+    scheduler = RQScheduler([app.config["RQ_QUEUE"]], connection=redis,
+                            logging_level=logs.library_level(app.config["LOG_LEVEL"]))
     scheduler._connection = redis  # the stand-in cannot be reopened from connection kwargs
 
     def loop() -> None:
@@ -77,6 +81,8 @@ def run_worker(app: Flask, burst: bool = False) -> None:
     worker = worker_class([app.extensions["rq_queue"]], connection=app.extensions["redis"])
     try:
         with app.app_context():
-            worker.work(with_scheduler=not embedded, burst=burst)
+            # RQ sets its loggers' level as it starts: its routine lines only at DEBUG (logs.py).
+            worker.work(with_scheduler=not embedded, burst=burst,
+                        logging_level=logs.library_level(app.config["LOG_LEVEL"]))
     finally:
         stop.set()

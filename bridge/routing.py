@@ -4,7 +4,7 @@ No Flask, no database, no Redis in here (STYLE.md #3). The caller loads a snapsh
 shop under its lock, asks for a decision, applies it and commits. The decision order is
 DESIGN.md's, step by step:
 
-1. nobody online → wait (leave a message: off-hours or no-agent notice)
+1. nobody online (and present) → wait (leave a message: off-hours or no-agent notice)
 2. the agent the shopper chose      3. the agent of a recent contact
 4. the shopper's exclusive agent    5. the group an entry route names, else the whole shop
 6. the shop's strategy among candidates with room    7. nobody has room → queue
@@ -30,14 +30,20 @@ class AgentState:
     weight: int = 1
     groups: frozenset[int] = frozenset()
     last_assigned_at: float | None = None  # unix seconds; None = never
+    away: bool = False  # its clients have gone quiet (accounts/presence.py): online in name only
 
     @property
     def room(self) -> int:
         return self.max_concurrent - self.active
 
     @property
+    def routable(self) -> bool:
+        """Takes new shoppers: online, and present. An away agent keeps its shoppers."""
+        return self.status == "online" and not self.away
+
+    @property
     def available(self) -> bool:
-        return self.status == "online" and self.room > 0
+        return self.routable and self.room > 0
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,7 @@ def pick(strategy: str, candidates: Sequence[AgentState], rng: random.Random) ->
 def decide(request: Request, agents: Iterable[AgentState], rules: ShopRules, now: datetime,
            rng: random.Random | None = None) -> Decision:
     agents = [a for a in agents if a.id != request.exclude_agent_id]
-    online = [a for a in agents if a.status == "online"]
+    online = [a for a in agents if a.routable]
     if not online:
         notice = "no_agent" if within_working_hours(rules, now) else "off_hours"
         return Decision("wait", "nobody_online", group_id=request.group_id, notice=notice)

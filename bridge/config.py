@@ -17,6 +17,9 @@ DEFAULTS = {
     "TOKEN_MAX_AGE": 12 * 3600,  # agent API bearer tokens
     "DELIVERY_STALE_SECONDS": 120,  # a pending outbox row older than this is re-enqueued
     "SWEEP_INTERVAL_SECONDS": 30,
+    # An agent none of whose clients (API requests, an open event stream) has been heard from
+    # for this long is away: no new shoppers until heard from again (accounts/presence.py).
+    "PRESENCE_TIMEOUT_SECONDS": 180,
     "CHANNEL_CACHE_SECONDS": 5.0,
     "RQ_QUEUE": "kefu",
     # The demo (bridge/demo): this server's own base URL, where the sandbox channels' WeChat
@@ -45,8 +48,11 @@ def load(instance_path: str, test_config: dict | None = None) -> dict:
             config[key] = value
     if os.environ.get("KEFU_DEMO_URL"):
         config["DEMO_URL"] = os.environ["KEFU_DEMO_URL"]
+    if os.environ.get("PRESENCE_TIMEOUT_SECONDS"):
+        config["PRESENCE_TIMEOUT_SECONDS"] = os.environ["PRESENCE_TIMEOUT_SECONDS"]
     if test_config:
         config.update(test_config)
+    config["PRESENCE_TIMEOUT_SECONDS"] = presence_timeout(config["PRESENCE_TIMEOUT_SECONDS"])
     if not config["DATABASE_URL"]:
         Path(instance_path).mkdir(parents=True, exist_ok=True)
         config["DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'kefu.sqlite3'}"
@@ -60,6 +66,19 @@ def load(instance_path: str, test_config: dict | None = None) -> dict:
         config["SECRET_KEY"] = DEV_SECRET
     config["WECHAT_API_BASE"] = config["WECHAT_API_BASE"].rstrip("/")
     return config
+
+
+PRESENCE_TIMEOUT_RANGE = (60, 86400)  # above the event stream's 15 s beat, at most a day
+
+
+def presence_timeout(value: object) -> int:
+    """Whole seconds in PRESENCE_TIMEOUT_RANGE, or start-up stops naming the variable."""
+    low, high = PRESENCE_TIMEOUT_RANGE
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or not low <= int(text) <= high:
+        raise RuntimeError(f"PRESENCE_TIMEOUT_SECONDS must be whole seconds from {low} to {high}, "
+                           f"not {value!r}")
+    return int(text)
 
 
 def is_production(config: dict) -> bool:

@@ -23,6 +23,12 @@ def dispatch_flag(shop_id: int) -> str:
     return f"{shop_prefix(shop_id)}:dispatch_pending"
 
 
+def agent_away(shop_id: int, agent_id: int) -> str:
+    """Set once the agent's going away has been told; cleared when it is heard from
+    (accounts/presence.py)."""
+    return f"{shop_prefix(shop_id)}:away:{agent_id}"
+
+
 def sweep_slot(slot: int) -> str:
     """Taken by the one ticker that enqueues this interval's sweep."""
     return f"kefu:sweep:{slot}"

@@ -1,5 +1,6 @@
 """The periodic sweep: hand out again what a lost job or a dead worker left behind, and run
-the conversation timers (idle end, reply timeout, the queue) and, once a day, retention."""
+the conversation timers (idle end, reply timeout, the queue), tell who has gone away, and,
+once a day, retention."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -7,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from flask import current_app
 
 from bridge import delivery, keys
+from bridge.accounts import login, presence
 from bridge.conversations import timers
 from bridge.infra import db, tasks
 
@@ -22,6 +24,7 @@ def sweep() -> dict[str, int]:
             "ended_idle": timers.end_idle(session, now),
             "reassigned": timers.reassign_unanswered(session, now),
             "dispatched": timers.dispatch_waiting(session, now),
+            "gone_away": presence.announce_away(session, app.extensions["redis"], now, presence.timeout()),
         }
     for message_id in stale:
         tasks.enqueue_delivery(message_id)
@@ -32,5 +35,7 @@ def sweep() -> dict[str, int]:
 
 def retention() -> int:
     app = current_app._get_current_object()
+    now = datetime.now(timezone.utc)
     with db.new_session(app) as session:
-        return timers.purge_old_messages(session, datetime.now(timezone.utc))
+        login.purge_expired(session, now, timedelta(seconds=app.config["TOKEN_MAX_AGE"]))
+        return timers.purge_old_messages(session, now)

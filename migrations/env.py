@@ -2,10 +2,10 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from bridge.models import Base
+from bridge.schema import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def run_migrations_offline() -> None:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, insert, select
 
 from bridge import create_app
+from bridge.accounts.models import Login
 from bridge.conversations import assignment, lifecycle
 from bridge.infra import db
 from bridge.models import Agent, Channel, Conversation, Customer, Shop
@@ -40,6 +41,10 @@ def seed(app, agents: int, capacity: int, shoppers: int) -> int:
         s.execute(insert(Agent), [dict(shop_id=shop.id, username=f"a{i}", name=f"A{i}", password_hash="-",
                                        role="agent", status="online", max_concurrent=capacity, weight=1,
                                        active=True, token_version=1, created_at=now) for i in range(agents)])
+        # Each agent has a client that keeps being heard from (accounts/presence.py).
+        agent_ids = s.scalars(select(Agent.id).where(Agent.shop_id == shop.id)).all()
+        s.execute(insert(Login), [dict(shop_id=shop.id, id=f"load-{a}", agent_id=a, created_at=now,
+                                       last_seen_at=now + timedelta(days=1)) for a in agent_ids])
         s.execute(insert(Customer), [dict(shop_id=shop.id, channel_id=channel.id, external_id=f"o{i}",
                                           window_quota=5, window_expires_at=now + timedelta(hours=48),
                                           created_at=now) for i in range(shoppers)])

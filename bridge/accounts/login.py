@@ -1,12 +1,21 @@
 """Who is asking: an agent's password login, and the signed token that stands for the login
 afterwards. One module for every web face: the API's Bearer tokens now, the inbox's cookie
-session next. A token expires, and dies with the agent's password (its token_version)."""
+session next (the cookie carries the same token).
+
+Each login is a row (accounts/models.py) that the token names. A token is refused once it
+expires, once its login is signed out (that login only: the agent's other clients stay in),
+and once the agent's password changes (its token_version: every login at once).
+"""
 from __future__ import annotations
 
+import secrets
+from datetime import datetime, timedelta
+
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from bridge.accounts.models import Login
 from bridge.accounts.passwords import verify_password
 from bridge.models import Agent, Shop
 
@@ -23,17 +32,39 @@ def authenticate(session: Session, shop_key: str, username: str, password: str) 
     return agent
 
 
-def issue_token(secret: str, agent: Agent) -> str:
-    return URLSafeTimedSerializer(secret, salt=SALT).dumps({"a": agent.id, "v": agent.token_version})
+def sign_in(session: Session, secret: str, agent: Agent, now: datetime) -> tuple[Login, str]:
+    """A new login of AGENT (added, not committed) and the token that names it."""
+    login = Login(shop_id=agent.shop_id, id=secrets.token_hex(16), agent_id=agent.id, agent=agent,
+                  created_at=now, last_seen_at=now)
+    session.add(login)
+    token = URLSafeTimedSerializer(secret, salt=SALT).dumps(
+        {"a": agent.id, "v": agent.token_version, "l": login.id})
+    return login, token
 
 
-def agent_for_token(session: Session, secret: str, token: str, max_age: int) -> Agent | None:
-    """The agent the token stands for, while it is unexpired and its password unchanged."""
+def login_for_token(session: Session, secret: str, token: str, max_age: int) -> Login | None:
+    """The login the token names, while the token is unexpired, the login not signed out and
+    the agent's password unchanged; its `agent` is the one asking."""
     try:
         claims = URLSafeTimedSerializer(secret, salt=SALT).loads(token, max_age=max_age)
     except BadSignature:
         return None
-    agent = session.get(Agent, claims.get("a")) if isinstance(claims, dict) else None
+    if not isinstance(claims, dict) or not isinstance(claims.get("a"), int) or not isinstance(claims.get("l"), str):
+        return None  # a token from before logins were rows names none: log in again
+    agent = session.get(Agent, claims["a"])
     if agent is None or not agent.active or agent.token_version != claims.get("v"):
         return None
-    return agent
+    login = session.get(Login, (agent.shop_id, claims["l"]))
+    return login if login is not None and login.agent_id == agent.id else None
+
+
+def sign_out(session: Session, login: Login) -> None:
+    """End this login (not committed): its token is refused from the commit on."""
+    session.delete(login)
+
+
+def purge_expired(session: Session, now: datetime, max_age: timedelta) -> int:
+    """Delete the logins whose tokens have expired (committed); returns how many."""
+    gone = session.execute(delete(Login).where(Login.created_at < now - max_age)).rowcount
+    session.commit()
+    return gone

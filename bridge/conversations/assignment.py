@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from bridge.accounts import presence
 from bridge.conversations import notices
 from bridge.delivery import NOTICE_RESERVE
 from bridge.effects import Effects
@@ -71,8 +72,10 @@ def active_loads(session: Session, shop_id: int) -> dict[int, int]:
         .group_by(Conversation.agent_id)).all())
 
 
-def agent_states(session: Session, shop_id: int) -> dict[int, AgentState]:
+def agent_states(session: Session, shop_id: int, now: datetime) -> dict[int, AgentState]:
+    """The shop's agents as routing sees them at NOW: load, groups, and who is away."""
     active = active_loads(session, shop_id)
+    present = presence.present_agents(session, shop_id, now, presence.timeout())
     groups: dict[int, set[int]] = defaultdict(set)
     for agent_id, group_id in session.execute(
             select(AgentGroup.agent_id, AgentGroup.group_id).where(AgentGroup.shop_id == shop_id)):
@@ -80,7 +83,8 @@ def agent_states(session: Session, shop_id: int) -> dict[int, AgentState]:
     return {
         a.id: AgentState(id=a.id, status=a.status, max_concurrent=a.max_concurrent,
                          active=active.get(a.id, 0), weight=a.weight, groups=frozenset(groups[a.id]),
-                         last_assigned_at=a.last_assigned_at.timestamp() if a.last_assigned_at else None)
+                         last_assigned_at=a.last_assigned_at.timestamp() if a.last_assigned_at else None,
+                         away=a.id not in present)
         for a in session.scalars(select(Agent).where(Agent.shop_id == shop_id, Agent.active.is_(True)))
     }
 
@@ -183,7 +187,7 @@ def dispatch_locked(session: Session, effects: Effects, shop: Shop, now: datetim
     The caller holds the shop lock and commits (through `effects`).
     """
     rules = shop_rules(session, shop)
-    agents = agent_states(session, shop.id)
+    agents = agent_states(session, shop.id, now)
     usernames = dict(session.execute(select(Agent.username, Agent.id).where(Agent.shop_id == shop.id)).all())
     made: list[tuple[int, Decision]] = []
     skip = 0

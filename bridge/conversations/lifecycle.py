@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bridge.accounts import presence
 from bridge.conversations import notices
 from bridge.conversations.assignment import (
     agent_states,
@@ -132,6 +133,9 @@ def transfer(session: Session, conversation_id: int, now: datetime, agent_id: in
         if target.status == "offline":
             raise Conflict(f"{target.name} is offline; transfer to an agent who is online or busy, "
                            "or to a group to queue the shopper for it")
+        if target.id not in presence.present_agents(session, shop.id, now, presence.timeout()):
+            raise Conflict(f"{target.name} is away (not heard from lately); transfer to an agent who is "
+                           "there, or to a group to queue the shopper for it")
         load = _active_count(session, target.id)
         if load >= target.max_concurrent:
             raise Conflict(f"{target.name} has no room ({load}/{target.max_concurrent}); transfer to a "
@@ -224,7 +228,7 @@ def reassign(session: Session, conversation_id: int, now: datetime, cutoff: date
         session.rollback()
         return False
     request = Request(conversation.id, group_id=conversation.group_id, exclude_agent_id=conversation.agent_id)
-    decision = decide(request, agent_states(session, shop.id).values(), shop_rules(session, shop), now)
+    decision = decide(request, agent_states(session, shop.id, now).values(), shop_rules(session, shop), now)
     if decision.action != "assign":
         session.rollback()
         return False

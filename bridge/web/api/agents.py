@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, jsonify
 from sqlalchemy import select
 
+from bridge.accounts import presence
 from bridge.conversations import assignment, lifecycle
 from bridge.infra import db
 from bridge.models import Agent
@@ -33,16 +34,21 @@ def update_me():
         raise invalid("max_concurrent must be a whole number from 1 to 50")
     if not isinstance(force, bool):
         raise invalid("force must be true or false")
-    agent = lifecycle.set_status(db.session(), current_agent(), datetime.now(timezone.utc),
+    now = datetime.now(timezone.utc)
+    agent = lifecycle.set_status(db.session(), current_agent(), now,
                                  status=status, max_concurrent=capacity, force=force)
-    return jsonify(agent_json(agent))
+    seen = presence.last_seen(db.session(), agent.shop_id, agent.id).get(agent.id)
+    return jsonify(agent_json(agent, presence.state(seen, now, presence.timeout()), seen))
 
 
 @bp.get("/agents")
 @login_required
 def list_agents():
-    shop_id = current_agent().shop_id
+    shop_id, now, limit = current_agent().shop_id, datetime.now(timezone.utc), presence.timeout()
     loads = assignment.active_loads(db.session(), shop_id)
+    seen = presence.last_seen(db.session(), shop_id)
     agents = db.session().scalars(select(Agent).where(Agent.shop_id == shop_id, Agent.active.is_(True))
                                   .order_by(Agent.username)).all()
-    return jsonify({"items": [{**agent_json(a), "active_conversations": loads.get(a.id, 0)} for a in agents]})
+    return jsonify({"items": [
+        {**agent_json(a, presence.state(seen.get(a.id), now, limit), seen.get(a.id)),
+         "active_conversations": loads.get(a.id, 0)} for a in agents]})

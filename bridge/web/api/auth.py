@@ -1,11 +1,15 @@
-"""POST /auth/login, and the Bearer token every other call carries (accounts/login.py)."""
+"""POST /auth/login and /auth/logout, and the Bearer token every other call carries
+(accounts/login.py); every call with a token is its client heard from (accounts/presence.py)."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from bridge.accounts.login import agent_for_token, authenticate, issue_token
+from bridge.accounts import presence
+from bridge.accounts.login import authenticate, login_for_token, sign_in, sign_out
+from bridge.accounts.models import Login
 from bridge.infra import db
 from bridge.models import Agent
 from bridge.visibility import Viewer
@@ -24,12 +28,18 @@ def login():
     agent = authenticate(db.session(), shop_key, username, password)
     if agent is None:
         raise APIError(401, "invalid_credentials", "unknown shop, username or password")
-    return jsonify({"token": issue_token(current_app.config["SECRET_KEY"], agent),
-                    "agent": agent_json(agent)})
+    now = datetime.now(timezone.utc)
+    new_login, token = sign_in(db.session(), current_app.config["SECRET_KEY"], agent, now)
+    presence.arrived(db.session(), new_login, now, presence.timeout())
+    return jsonify({"token": token, "agent": agent_json(agent, presence.PRESENT, now)})
 
 
 def current_agent() -> Agent:
     return g.agent
+
+
+def current_login() -> Login:
+    return g.login
 
 
 def current_viewer() -> Viewer:
@@ -42,17 +52,29 @@ def login_required(view):
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             raise APIError(401, "unauthorized", "a Bearer token is required")
-        agent = agent_for_token(db.session(), current_app.config["SECRET_KEY"], header[7:],
+        login = login_for_token(db.session(), current_app.config["SECRET_KEY"], header[7:],
                                 current_app.config["TOKEN_MAX_AGE"])
-        if agent is None:
-            raise APIError(401, "unauthorized", "the token is invalid, expired or no longer valid")
-        g.agent = agent
+        if login is None:
+            raise APIError(401, "unauthorized", "the token is invalid, expired, signed out or no longer valid")
+        g.login, g.agent = login, login.agent
+        presence.heard_from(db.session(), login, datetime.now(timezone.utc), presence.timeout())
         return view(*args, **kwargs)
 
     return wrapper
 
 
+@bp.post("/auth/logout")
+@login_required
+def logout():
+    """This token's login ends (the agent's other logins stay); 204."""
+    sign_out(db.session(), current_login())
+    presence.left(db.session(), current_agent(), datetime.now(timezone.utc), presence.timeout())
+    return "", 204
+
+
 @bp.get("/me")
 @login_required
 def me():
-    return jsonify(agent_json(current_agent()))
+    agent = current_agent()
+    seen = presence.last_seen(db.session(), agent.shop_id, agent.id).get(agent.id)
+    return jsonify(agent_json(agent, presence.state(seen, datetime.now(timezone.utc), presence.timeout()), seen))

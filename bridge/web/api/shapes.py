@@ -28,9 +28,12 @@ def json_body() -> dict[str, Any]:
     return body
 
 
-def agent_json(agent: Agent) -> dict[str, Any]:
+def agent_json(agent: Agent, presence: str, last_seen_at: datetime | None) -> dict[str, Any]:
+    """PRESENCE (accounts/presence.py): present, or away — its clients have gone quiet, so an
+    agent online in name takes no new shoppers."""
     return {"id": agent.id, "username": agent.username, "name": agent.name, "role": agent.role,
-            "status": agent.status, "max_concurrent": agent.max_concurrent, "weight": agent.weight}
+            "status": agent.status, "presence": presence, "last_seen_at": iso(last_seen_at),
+            "max_concurrent": agent.max_concurrent, "weight": agent.weight}
 
 
 def conversation_json(c: Conversation) -> dict[str, Any]:

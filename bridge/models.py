@@ -230,6 +230,7 @@ class Message(Base):
     __table_args__ = (
         Index("ix_messages_conversation", "conversation_id", "id"),
         Index("ix_messages_delivery", "delivery", "updated_at"),
+        Index("ix_messages_shop_created", "shop_id", "created_at"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
@@ -286,7 +287,9 @@ class InboundReceipt(Base):
     """The idempotency ledger: one row per push WeChat sends, however often it retries it."""
 
     __tablename__ = "inbound_receipts"
-    __table_args__ = (UniqueConstraint("channel_id", "external_id"),)
+    __table_args__ = (UniqueConstraint("channel_id", "external_id"),
+                      Index("ix_inbound_receipts_message", "message_id"),
+                      Index("ix_inbound_receipts_reply_message", "reply_message_id"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))

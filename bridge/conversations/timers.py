@@ -75,23 +75,33 @@ def dispatch_waiting(session: Session, now: datetime) -> int:
     return sum(assignment.dispatch(session, shop_id, now) for shop_id in shop_ids)
 
 
-def purge_old_messages(session: Session, now: datetime) -> int:
-    """Delete messages older than each shop's retention_days (unset: keep forever)."""
+PURGE_BATCH = 1000  # rows per retention transaction
+
+
+def purge_old_messages(session: Session, now: datetime, batch: int = PURGE_BATCH) -> int:
+    """Delete messages, and dedupe receipts, older than each shop's retention_days (unset: keep
+    forever), BATCH rows per transaction: no purge holds locks for long, and one cut off part
+    way resumes where it stopped at the next run."""
     deleted = 0
     for shop_id, days in _shops_with(session, "retention_days", None):
         cutoff = now - timedelta(days=days)
-        old = select(Message.id).where(Message.shop_id == shop_id, Message.created_at < cutoff)
-        session.execute(update(InboundReceipt).where(InboundReceipt.shop_id == shop_id,
-                                                     InboundReceipt.message_id.in_(old)).values(message_id=None))
-        session.execute(update(InboundReceipt).where(InboundReceipt.shop_id == shop_id,
-                                                     InboundReceipt.reply_message_id.in_(old))
-                        .values(reply_message_id=None))
-        session.execute(delete(InboundReceipt).where(InboundReceipt.shop_id == shop_id,
-                                                     InboundReceipt.created_at < cutoff))
-        deleted += session.execute(delete(Message).where(Message.shop_id == shop_id,
-                                                         Message.created_at < cutoff)).rowcount
-        session.commit()
-        log.info("shop %s: retention removed messages older than %s days", shop_id, days)
+        here = 0
+        while True:
+            ids = session.scalars(select(Message.id).where(Message.shop_id == shop_id, Message.created_at < cutoff)
+                                  .order_by(Message.id).limit(batch)).all()
+            if ids:
+                for column in (InboundReceipt.message_id, InboundReceipt.reply_message_id):
+                    session.execute(update(InboundReceipt).where(InboundReceipt.shop_id == shop_id, column.in_(ids))
+                                    .values({column.key: None}))
+                here += session.execute(delete(Message).where(Message.id.in_(ids))).rowcount
+            receipts = select(InboundReceipt.id).where(InboundReceipt.shop_id == shop_id,
+                                                       InboundReceipt.created_at < cutoff).limit(batch)
+            gone = session.execute(delete(InboundReceipt).where(InboundReceipt.id.in_(receipts))).rowcount
+            session.commit()
+            if len(ids) < batch and gone < batch:
+                break
+        deleted += here
+        log.info("shop %s: retention removed %s messages older than %s days", shop_id, here, days)
     return deleted
 
 

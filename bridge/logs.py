@@ -10,6 +10,7 @@ second), alembic's plugin set-up. Their warnings and errors still show.
 from __future__ import annotations
 
 import logging
+import re
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -25,6 +26,21 @@ def configure(level: str) -> None:
     logging.getLogger("bridge").setLevel(name)
     for chatty in CHATTY:
         logging.getLogger(chatty).setLevel("DEBUG" if name == "DEBUG" else "WARNING")
+    server = logging.getLogger("werkzeug")
+    if not any(isinstance(f, NoQueryStrings) for f in server.filters):
+        server.addFilter(NoQueryStrings())
+
+
+class NoQueryStrings(logging.Filter):
+    """Request lines without their query strings: a webhook's carries its signature, nonce
+    and timestamp, the demo's a shopper's openid (gunicorn.conf.py does the same for gunicorn)."""
+
+    QUERY = re.compile(r"\?[^\s\"]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args and isinstance(record.args[0], str):
+            record.args = (self.QUERY.sub("", record.args[0]), *record.args[1:])
+        return True
 
 
 def library_level(level: str) -> str:

@@ -9,6 +9,7 @@ second), alembic's plugin set-up. Their warnings and errors still show.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 
@@ -41,6 +42,12 @@ class NoQueryStrings(logging.Filter):
         if isinstance(record.args, tuple) and record.args and isinstance(record.args[0], str):
             record.args = (self.QUERY.sub("", record.args[0]), *record.args[1:])
         return True
+
+
+def digest(value: str) -> str:
+    """What a log line says instead of a shopper's id (or a key holding one): a short hash, the
+    same for the same value, that tells nothing of it."""
+    return hashlib.sha256(value.encode()).hexdigest()[:12]
 
 
 def library_level(level: str) -> str:

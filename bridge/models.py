@@ -227,11 +227,9 @@ class Message(Base):
     """Everything said in a conversation; outbound rows double as the delivery outbox."""
 
     __tablename__ = "messages"
-    __table_args__ = (
-        Index("ix_messages_conversation", "conversation_id", "id"),
-        Index("ix_messages_delivery", "delivery", "updated_at"),
-        Index("ix_messages_shop_created", "shop_id", "created_at"),
-    )
+    __table_args__ = (Index("ix_messages_conversation", "conversation_id", "id"),
+                      Index("ix_messages_delivery", "delivery", "updated_at"),
+                      Index("ix_messages_shop_created", "shop_id", "created_at"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))

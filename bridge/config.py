@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 DEFAULTS = {
@@ -36,7 +37,7 @@ DEFAULTS = {
 
 ENV_KEYS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "WECHAT_API_BASE", "MEDIA_DIR", "LOG_LEVEL")
 
-DEV_SECRET = "dev-only-not-secret"
+SECRET_FILE = "secret_key"  # the embedded default's own secret, in the instance folder
 
 
 def load(instance_path: str, test_config: dict | None = None) -> dict:
@@ -63,7 +64,7 @@ def load(instance_path: str, test_config: dict | None = None) -> dict:
                 "SECRET_KEY is not set: production (DATABASE_URL or REDIS_URL set) needs it "
                 "to sign agent tokens"
             )
-        config["SECRET_KEY"] = DEV_SECRET
+        config["SECRET_KEY"] = instance_secret(Path(instance_path))
     config["WECHAT_API_BASE"] = config["WECHAT_API_BASE"].rstrip("/")
     return config
 
@@ -79,6 +80,25 @@ def presence_timeout(value: object) -> int:
         raise RuntimeError(f"PRESENCE_TIMEOUT_SECONDS must be whole seconds from {low} to {high}, "
                            f"not {value!r}")
     return int(text)
+
+
+def instance_secret(folder: Path) -> str:
+    """The embedded default's signing secret: random, made at the first run and kept (owner
+    only) in the instance folder, so tokens survive a restart and no two installs share one."""
+    path = folder / SECRET_FILE
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process of this install made it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(48))
+    secret = path.read_text().strip()
+    if len(secret) < 32:
+        raise RuntimeError(f"{path} holds no usable secret: delete it to make a new one")
+    return secret
 
 
 def is_production(config: dict) -> bool:

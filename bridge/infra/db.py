@@ -1,4 +1,7 @@
-"""Engine and sessions: one engine per app, one session per request or job."""
+"""Engine and sessions: one engine per app, one session per request or job.
+
+Statement parameters (shoppers' words, tokens) never reach a log or an error message:
+every engine hides them."""
 from __future__ import annotations
 
 import functools
@@ -19,16 +22,24 @@ from bridge.infra.sqlite_writers import (
 )
 
 
+CONNECT_TIMEOUT_S = 5
+STATEMENT_TIMEOUT_MS = 30_000
+
+
 def make_engine(url: str, pre_ping: bool = True) -> Engine:
     if url.startswith("sqlite"):
         args = {"timeout": 30, "check_same_thread": False}
         path = make_url(url).database
         if path and path != ":memory:":
             args["factory"] = connection_class(WriterLock(path + ".writer-lock"), Checkpointer(path))
-        engine = create_engine(url, connect_args=args)
+        engine = create_engine(url, connect_args=args, hide_parameters=True)
         _serialize_sqlite_writers(engine)
         return engine
-    return create_engine(url, pool_pre_ping=pre_ping, pool_size=5, max_overflow=10)
+    # Never wait long on PostgreSQL: a connection in 5 s, a statement in STATEMENT_TIMEOUT_MS
+    # (the bridge's are short; migrations run on their own engine, without this limit).
+    return create_engine(url, pool_pre_ping=pre_ping, pool_size=5, max_overflow=10, hide_parameters=True,
+                         connect_args={"connect_timeout": CONNECT_TIMEOUT_S,
+                                       "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"})
 
 
 def _serialize_sqlite_writers(engine: Engine) -> None:

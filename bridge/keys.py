@@ -29,6 +29,12 @@ def agent_away(shop_id: int, agent_id: int) -> str:
     return f"{shop_prefix(shop_id)}:away:{agent_id}"
 
 
+def login_failures(kind: str, subject: str) -> str:
+    """Failed logins of an account (a hash of shop and username) or an address, in the
+    current window (accounts/throttle.py)."""
+    return f"kefu:login_failures:{kind}:{subject}"
+
+
 def sweep_slot(slot: int) -> str:
     """Taken by the one ticker that enqueues this interval's sweep."""
     return f"kefu:sweep:{slot}"

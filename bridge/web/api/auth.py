@@ -2,12 +2,12 @@
 (accounts/login.py); every call with a token is its client heard from (accounts/presence.py)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from bridge.accounts import presence
+from bridge.accounts import presence, throttle
 from bridge.accounts.login import authenticate, login_for_token, sign_in, sign_out
 from bridge.accounts.models import Login
 from bridge.infra import db
@@ -25,10 +25,17 @@ def login():
     shop_key, username, password = (body.get(k) for k in ("shop", "username", "password"))
     if not all(isinstance(v, str) and v for v in (shop_key, username, password)):
         raise APIError(400, "bad_request", "shop, username and password are required strings")
+    redis, address = current_app.extensions["redis"], request.remote_addr or ""
+    wait = throttle.retry_after(redis, shop_key, username, address)
+    if wait:
+        raise APIError(429, "too_many_attempts", f"too many failed logins; try again in {wait} s",
+                       headers={"Retry-After": str(wait)})
     agent = authenticate(db.session(), shop_key, username, password)
     if agent is None:
+        throttle.failed(redis, shop_key, username, address)
         raise APIError(401, "invalid_credentials", "unknown shop, username or password")
-    now = datetime.now(timezone.utc)
+    throttle.succeeded(redis, shop_key, username, address)
+    now = datetime.now(UTC)
     new_login, token = sign_in(db.session(), current_app.config["SECRET_KEY"], agent, now)
     presence.arrived(db.session(), new_login, now, presence.timeout())
     return jsonify({"token": token, "agent": agent_json(agent, presence.PRESENT, now)})
@@ -57,7 +64,7 @@ def login_required(view):
         if login is None:
             raise APIError(401, "unauthorized", "the token is invalid, expired, signed out or no longer valid")
         g.login, g.agent = login, login.agent
-        presence.heard_from(db.session(), login, datetime.now(timezone.utc), presence.timeout())
+        presence.heard_from(db.session(), login, datetime.now(UTC), presence.timeout())
         return view(*args, **kwargs)
 
     return wrapper
@@ -68,7 +75,7 @@ def login_required(view):
 def logout():
     """This token's login ends (the agent's other logins stay); 204."""
     sign_out(db.session(), current_login())
-    presence.left(db.session(), current_agent(), datetime.now(timezone.utc), presence.timeout())
+    presence.left(db.session(), current_agent(), datetime.now(UTC), presence.timeout())
     return "", 204
 
 
@@ -77,4 +84,4 @@ def logout():
 def me():
     agent = current_agent()
     seen = presence.last_seen(db.session(), agent.shop_id, agent.id).get(agent.id)
-    return jsonify(agent_json(agent, presence.state(seen, datetime.now(timezone.utc), presence.timeout()), seen))
+    return jsonify(agent_json(agent, presence.state(seen, datetime.now(UTC), presence.timeout()), seen))

@@ -101,7 +101,8 @@ def purge_old_messages(session: Session, now: datetime, batch: int = PURGE_BATCH
             if len(ids) < batch and gone < batch:
                 break
         deleted += here
-        log.info("shop %s: retention removed %s messages older than %s days", shop_id, here, days)
+        if here:
+            log.info("shop %s: retention removed %s messages older than %s days", shop_id, here, days)
     return deleted
 
 

@@ -1,6 +1,7 @@
 """The shopper's WeChat quota is spent carefully: a shopper message allows 5 customer-service
 messages, and the shop's notices (welcome, queue place, transfer, rating card) never spend
-the last 2, so the agent can always answer. A queue place is told again only when it has
+the last 2 (the rating card, sent as the conversation ends, the last 1), so the agent can
+always answer. A queue place is told again only when it has
 moved `queue_update_step` places, and never past that budget."""
 from __future__ import annotations
 
@@ -15,20 +16,39 @@ def places(told: list[str]) -> list[int]:
 
 
 def test_a_notice_never_spends_the_agents_last_two_messages(desk):
-    desk.load(agents=[agent("alice", "admin"), agent("bob")])
+    desk.load(agents=[agent("alice", "admin"), agent("bob"), agent("carol")])
     cid = desk.served("bob", "o-budget", "在吗")
     assert desk.told("o-budget") == [welcome("Bob")]
     desk.set(Customer, desk.customer_id("o-budget"), window_quota=2)
 
-    desk.post("bob", cid, "rating-invite")  # a notice, with 2 left: kept for bob
+    desk.online("carol")
+    desk.post("bob", cid, "transfer", agent="carol")  # the transfer notice, with 2 left: kept
     desk.jobs()
-    card = [m for m in desk.messages(cid) if m["sender"] == "system"][-1]
-    assert (card["delivery"]["state"], card["delivery"]["error"]["code"]) == ("failed", "kept_for_agent")
+    note = [m for m in desk.messages(cid) if m["sender"] == "system"][-1]
+    assert (note["delivery"]["state"], note["delivery"]["error"]["code"]) == ("failed", "kept_for_agent")
 
-    first, second = desk.reply("bob", cid, "在的"), desk.reply("bob", cid, "请问有什么可以帮您")
+    first, second = desk.reply("carol", cid, "在的"), desk.reply("carol", cid, "请问有什么可以帮您")
     desk.jobs()
     assert [desk.delivery_state(cid, m["id"]) for m in (first, second)] == ["sent", "sent"]
     assert desk.told("o-budget") == [welcome("Bob"), "在的", "请问有什么可以帮您"]
+
+
+def test_the_rating_card_keeps_one_for_a_last_word(desk):
+    desk.load(agents=[agent("alice", "admin"), agent("bob")])
+    cid = desk.served("bob", "o-card", "在吗")
+    desk.set(Customer, desk.customer_id("o-card"), window_quota=2)
+    desk.post("bob", cid, "rating-invite")  # 2 left: the card may take one
+    desk.jobs()
+    last = desk.reply("bob", cid, "感谢光临")
+    desk.jobs()
+    card = [m for m in desk.messages(cid) if m["sender"] == "system"][-1]
+    assert card["delivery"]["state"] == "sent" and desk.delivery_state(cid, last["id"]) == "sent"
+
+    desk.set(Customer, desk.customer_id("o-card"), window_quota=1)
+    desk.post("bob", cid, "rating-invite")  # 1 left: the agent's
+    desk.jobs()
+    card = [m for m in desk.messages(cid) if m["sender"] == "system"][-1]
+    assert (card["delivery"]["state"], card["delivery"]["error"]["code"]) == ("failed", "kept_for_agent")
 
 
 def test_the_budget_holds_in_a_long_queue(desk):
@@ -47,7 +67,9 @@ def test_the_budget_holds_in_a_long_queue(desk):
 
     for openid in shoppers:
         told = desk.told(openid)
-        assert len(told) <= 3, (openid, told)  # welcome, queue places and the card: never the last 2
+        opening = [t for t in told if "评分" not in t]
+        assert len(opening) <= 3, (openid, told)  # welcome and queue places: never the last 2
+        assert len(told) <= 4, (openid, told)  # the rating card at the end: never the last 1
         assert welcome("Alice") in told, (openid, told)  # the budget left room for the welcome
         assert places(told) == sorted(places(told), reverse=True)  # a place is told when it moved up
     assert places(desk.told("o-q9")) == [9, 7]  # moved two places: told; then the budget was spent

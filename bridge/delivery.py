@@ -1,8 +1,12 @@
-"""The outbox: every outbound message is a row first, delivered by a job, ended sent or failed.
+"""The outbox: every outbound message is a row first, delivered by a job, ended sent, failed
+or unknown.
 
 A delivery claims its row (pending → sending) with a conditional UPDATE, so two jobs for
-the same row — a sweeper's re-enqueue racing the original — send it once. A worker killed
-mid-send leaves the row `sending` with an expired claim; the sweeper hands it out again.
+the same row — a sweeper's re-enqueue racing the original — send it once. Only a pending row
+is claimed: a worker killed mid-send leaves its row `sending`, and once the claim has run out
+the sweep ends it `unknown` (`interrupted`) — WeChat may or may not have it, and sending it
+again could deliver it twice. Nothing retries an unknown row by itself; the agent can
+(`retry`). Its window slot stays spent: the attempt may have reached WeChat, which counted it.
 
 What the channel does to a send is an outcome, not an error: a retry is one log line (the
 message, the attempt, the reason), a final failure one warning with the platform's code.
@@ -16,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from bridge.channels import registry
 from bridge.channels.contract import (
@@ -75,9 +80,7 @@ def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], 
     """
     claimed = session.execute(
         update(Message)
-        .where(Message.id == message_id, Message.direction == "out",
-               or_(Message.delivery == "pending",
-                   (Message.delivery == "sending") & (Message.claimed_until < now)))
+        .where(Message.id == message_id, Message.direction == "out", Message.delivery == "pending")
         .values(delivery="sending", claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
                 attempts=Message.attempts + 1, updated_at=now)
     ).rowcount
@@ -144,6 +147,10 @@ def _finish(message: Message, state: str, now: datetime, code: str | None = None
     message.claimed_until, message.updated_at = None, now
     if state == "sent":
         message.sent_at = now
+    # Written whole even where the session saw no change: the sweep may have ended the row
+    # `unknown` while a slow send ran, and what this worker heard from the channel is the truth.
+    for name in ("delivery", "error_code", "error_message", "claimed_until"):
+        flag_modified(message, name)
 
 
 def _take_window_slot(session: Session, customer: Customer, now: datetime, keep: int = 0) -> tuple[str, str] | None:
@@ -182,28 +189,67 @@ def _settle_slot(session: Session, customer_id: int, refused: SendFailed, window
 
 
 def _stale(now: datetime, older_than: timedelta):
-    return or_((Message.delivery == "pending") & (Message.updated_at < now - older_than),
-               (Message.delivery == "sending") & (Message.claimed_until < now))
+    return (Message.delivery == "pending") & (Message.updated_at < now - older_than)
 
 
 def stale_outbox(session: Session, now: datetime, older_than: timedelta, limit: int = 500) -> list[int]:
-    """Rows a job should have taken by now: lost from Redis, or a worker died holding them."""
+    """Pending rows a job should have taken by now: lost from Redis, or queued behind a dead worker."""
     return list(session.scalars(
         select(Message.id).where(_stale(now, older_than)).order_by(Message.id).limit(limit)
     ))
 
 
 def hand_out_stale(session: Session, now: datetime, older_than: timedelta, limit: int = 500) -> list[int]:
-    """The stale rows, each made pending and fresh again, for the caller to re-enqueue. Commits.
+    """The stale pending rows, each made fresh again, for the caller to re-enqueue. Commits.
 
     Fresh, so the next sweeps leave a row alone for `older_than` while its new job waits
     behind a backlog: without it every sweep enqueued another copy of the same job, and
-    re-picked the same oldest `limit` rows while lost rows after them waited. An expired
-    claim goes back to pending: a job claims either, and the sweep need not tell them apart.
+    re-picked the same oldest `limit` rows while lost rows after them waited. A row a dead
+    worker left `sending` is not handed out: it is ended `unknown` (`end_interrupted`).
     """
+    end_interrupted(session, now, limit)
     ids = stale_outbox(session, now, older_than, limit)
     if ids:
         session.execute(update(Message).where(Message.id.in_(ids), _stale(now, older_than))
-                        .values(delivery="pending", claimed_until=None, updated_at=now))
+                        .values(updated_at=now))
         session.commit()
     return ids
+
+
+INTERRUPTED = ("interrupted", ("the send was cut off before WeChat's answer was recorded: the "
+                               "shopper may or may not have it; retry it if a second copy is acceptable"))
+
+
+def end_interrupted(session: Session, now: datetime, limit: int = 500) -> list[int]:
+    """Rows whose worker died holding them (the claim has run out), ended `unknown`. Commits.
+
+    None is sent again by itself: a duplicate reply is worse than a visible "may not have
+    arrived". Its window slot stays spent, as WeChat may have counted the message.
+    """
+    ids = list(session.scalars(
+        select(Message.id).where(Message.delivery == "sending", Message.claimed_until < now)
+        .order_by(Message.id).limit(limit)))
+    if ids:
+        session.execute(update(Message)
+                        .where(Message.id.in_(ids), Message.delivery == "sending", Message.claimed_until < now)
+                        .values(delivery="unknown", error_code=INTERRUPTED[0], error_message=INTERRUPTED[1],
+                                claimed_until=None, updated_at=now))
+        session.commit()
+        for message_id in ids:
+            log.warning("message %s: %s: %s", message_id, *INTERRUPTED)
+    return ids
+
+
+RETRYABLE = ("unknown", "failed")
+
+
+def retry(session: Session, message: Message, now: datetime) -> bool:
+    """An agent's explicit retry of an unknown or failed row: pending again, with a fresh round
+    of attempts, for the caller to commit and enqueue. False if the row is in another state."""
+    again = session.execute(
+        update(Message).where(Message.id == message.id, Message.delivery.in_(RETRYABLE))
+        .values(delivery="pending", error_code=None, error_message=None, attempts=0,
+                claimed_until=None, updated_at=now)
+    ).rowcount
+    session.refresh(message)
+    return bool(again)

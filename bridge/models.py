@@ -36,7 +36,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 CONVERSATION_STATES = ("bot", "queued", "active", "waiting", "ended")
 OPEN_STATES = ("bot", "queued", "active", "waiting")
 WAITING_STATES = ("queued", "waiting")  # in the shop's queue, waiting for an agent
-DELIVERY_STATES = ("pending", "sending", "sent", "failed")
+DELIVERY_STATES = ("pending", "sending", "sent", "failed", "unknown")
 
 
 def utcnow() -> datetime:

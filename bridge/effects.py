@@ -1,10 +1,13 @@
 """What a service does after its commit: enqueue deliveries, publish events.
 
 Services record effects while they work and `commit()` runs them only once the data they
-refer to is committed — a job never looks for a row that is not there yet.
+refer to is committed — a job never looks for a row that is not there yet. What an event
+carries of the service's rows (a conversation, a message) is read just before that commit
+(events/payloads.py), so it is the state committed, not the state when the event was noted.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,15 +24,30 @@ class Effects:
     deliveries: list[int] = field(default_factory=list)
     published: list[dict[str, Any]] = field(default_factory=list)
     dispatch: bool = False
+    filled_at_commit: list[tuple[dict[str, Any], Callable[[Session], dict[str, Any]]]] = \
+        field(default_factory=list)
 
     def deliver(self, message_id: int) -> None:
         self.deliveries.append(message_id)
 
-    def publish(self, type_: str, conversation_id: int | None, audience: dict[str, Any], **data: Any) -> None:
-        """An event (events/names.py) for its audience (visibility.audience), once the commit is done."""
-        self.published.append({"type": type_, "conversation_id": conversation_id, "audience": audience, **data})
+    def publish(self, type_: str, conversation_id: int | None, audience: dict[str, Any],
+                fill: Callable[[Session], dict[str, Any]] | None = None, **data: Any) -> None:
+        """An event (events/names.py) for its audience (visibility.audience), once the commit is
+        done. FILL: the rest of what it carries, read from the session at `commit`. An event
+        about no conversation (an agent's) has no conversation_id."""
+        event: dict[str, Any] = {"type": type_}
+        if conversation_id is not None:
+            event["conversation_id"] = conversation_id
+        event.update(audience=audience, **data)
+        self.published.append(event)
+        if fill is not None:
+            self.filled_at_commit.append((event, fill))
 
     def commit(self, session: Session) -> None:
+        if self.filled_at_commit:
+            session.flush()
+            for event, fill in self.filled_at_commit:
+                event.update(fill(session))
         session.commit()
         self.after_commit()
 

@@ -9,6 +9,7 @@ from rq import Retry
 
 from bridge import delivery
 from bridge.channels.runtime import adapter_for
+from bridge.events import payloads
 from bridge.infra import db
 from bridge.infra.tasks import RETRY_INTERVALS
 from bridge.media.uploads import MediaUploads
@@ -16,12 +17,15 @@ from bridge.media.uploads import MediaUploads
 
 def deliver_message(message_id: int) -> str | Retry:
     """A transient failure is an outcome, not an exception: the job returns RQ's Retry, and
-    RQ runs it again after the next interval without logging a traceback for it."""
+    RQ runs it again after the next interval without logging a traceback for it. Whatever
+    the attempt did to the row (sent, failed, a retry to come) goes out as message.updated."""
     app = current_app._get_current_object()
     uploads = MediaUploads(app.extensions["media_store"], app.extensions["redis"])
     with db.new_session(app) as session:
         outcome = delivery.deliver(session, message_id, partial(adapter_for, app),
                                    datetime.now(timezone.utc), uploads)
+        if outcome.state != "skipped":
+            payloads.tell_delivery(session, message_id)
     if outcome.state == "retry":
         return Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS)
     return outcome.state

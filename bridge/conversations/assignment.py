@@ -20,7 +20,7 @@ from bridge.accounts import presence
 from bridge.conversations import notices
 from bridge.delivery import NOTICE_RESERVE
 from bridge.effects import Effects
-from bridge.events import names
+from bridge.events import names, payloads
 from bridge.models import (
     WAITING_STATES,
     Agent,
@@ -134,7 +134,7 @@ def assign(session: Session, effects: Effects, shop: Shop, conversation: Convers
     agent.last_assigned_at = now
     effects.publish(names.CONVERSATION_ASSIGNED, conversation.id,
                     audience(agent.id, "active", conversation.customer_id, was_agent=was_agent,
-                             was_state=was_state), agent_id=agent.id)
+                             was_state=was_state), payloads.conversation(conversation))
     notice = "welcome" if stints_before == 0 else "transfer"
     notices.send_notice(session, effects, shop.settings, conversation, notice, now, agent=agent.name)
 
@@ -237,7 +237,8 @@ def _tell_newcomers(session, effects, shop, rules, agents, usernames, now) -> No
             notices.send_notice(session, effects, shop.settings, conversation, "queue", now,
                                 position=conversation.queue_position_told)
         effects.publish(names.CONVERSATION_QUEUED, conversation.id,
-                        audience(None, conversation.state, conversation.customer_id), state=conversation.state)
+                        audience(None, conversation.state, conversation.customer_id),
+                        payloads.conversation(conversation))
 
 
 def _tell_moves(session, effects, shop, rules, now) -> None:

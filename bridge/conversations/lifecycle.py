@@ -23,7 +23,7 @@ from bridge.conversations.assignment import (
 )
 from bridge.effects import Effects
 from bridge.errors import Conflict
-from bridge.events import names
+from bridge.events import names, payloads
 from bridge.models import Agent, Assignment, Conversation, Message, Shop
 from bridge.routing import Request, decide
 from bridge.visibility import agent_audience, audience
@@ -93,7 +93,7 @@ def end(session: Session, conversation_id: int, now: datetime, reason: str,
     release_stint(session, conversation.id, now, "end")
     effects.publish(names.CONVERSATION_ENDED, conversation.id,
                     audience(conversation.agent_id, "ended", conversation.customer_id, was_state=was_state),
-                    reason=reason)
+                    payloads.conversation(conversation), reason=reason)
     if served_by is not None and shop.settings.get("rating_on_end", True) and conversation.rated_at is None:
         _invite_rating(session, effects, shop.settings, conversation, served_by, now)
     dispatch_locked(session, effects, shop, now)
@@ -149,7 +149,8 @@ def transfer(session: Session, conversation_id: int, now: datetime, agent_id: in
     effects.publish(names.CONVERSATION_TRANSFERRED, conversation.id,
                     audience(conversation.agent_id, conversation.state, conversation.customer_id,
                              was_agent=previous, was_state=was_state),
-                    to_agent=agent_id, to_group=group_id)
+                    payloads.conversation(conversation), to_agent=payloads.username(session, agent_id),
+                    to_group=payloads.group_key(session, group_id))
     dispatch_locked(session, effects, shop, now)
     effects.commit(session)
     return conversation
@@ -203,13 +204,13 @@ def set_status(session: Session, agent: Agent, now: datetime, status: str | None
             conversation.queued_at = conversation.queued_at or now
             conversation.routed_at = None  # routed afresh: told where they stand if nobody takes them
             effects.publish(names.CONVERSATION_REQUEUED, conversation.id,
-                            audience(None, "queued", conversation.customer_id, was_agent=agent.id))
+                            audience(None, "queued", conversation.customer_id, was_agent=agent.id),
+                            payloads.conversation(conversation))
     if status is not None:
         agent.status = status
     if max_concurrent is not None:
         agent.max_concurrent = max_concurrent
-    effects.publish(names.AGENT_UPDATED, None, agent_audience(agent.id), agent_id=agent.id,
-                    status=agent.status, max_concurrent=agent.max_concurrent)
+    effects.publish(names.AGENT_UPDATED, None, agent_audience(agent.id), payloads.agent(agent))
     session.flush()
     dispatch_locked(session, effects, shop, now)
     effects.commit(session)
@@ -237,7 +238,7 @@ def reassign(session: Session, conversation_id: int, now: datetime, cutoff: date
            how="reassign")
     effects.publish(names.CONVERSATION_REASSIGNED, conversation.id,
                     audience(conversation.agent_id, "active", conversation.customer_id, was_agent=previous),
-                    from_agent=previous)
+                    payloads.conversation(conversation), from_agent=payloads.username(session, previous))
     dispatch_locked(session, effects, shop, now)
     effects.commit(session)
     return True

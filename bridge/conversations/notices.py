@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bridge.delivery import create_outbound
 from bridge.effects import Effects
-from bridge.events import names
+from bridge.events import names, payloads
 from bridge.models import Conversation
 from bridge.visibility import audience
 
@@ -51,4 +51,4 @@ def send_notice(session: Session, effects: Effects, settings: dict[str, Any], co
     effects.deliver(message.id)
     effects.publish(names.MESSAGE_CREATED, conversation.id,
                     audience(conversation.agent_id, conversation.state, conversation.customer_id),
-                    message_id=message.id)
+                    payloads.message(message))

@@ -33,7 +33,8 @@ def stream(client: redis.Redis, viewer: Viewer, max_seconds: float | None = None
             if message and message.get("type") == "message":
                 for event in json.loads(message["data"]):
                     if sees_event(viewer, event):
-                        yield f"event: {event['type']}\ndata: {json.dumps(event, ensure_ascii=False)}\n\n"
+                        shown = {k: v for k, v in event.items() if k != "audience"}  # whom: ours alone
+                        yield f"event: {event['type']}\ndata: {json.dumps(shown, ensure_ascii=False)}\n\n"
             elif clock() - last_beat > HEARTBEAT_SECONDS:
                 last_beat = clock()
                 yield ": heartbeat\n\n"

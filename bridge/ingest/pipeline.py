@@ -23,6 +23,9 @@ a transaction of its own: one round trip. A text that may answer a rating card (
 row decides what it is (there, 3–4 go out together with the COMMIT, in psycopg's pipeline
 mode). Events only touch the shopper and the receipt.
 
+What the push's live events carry (the conversation, each message stored) is built from what
+these statements returned and the rows written: no query of its own.
+
 The connection comes from the webhooks' own pool, which does not ping before a checkout; a
 push that meets a dead connection is taken again on a new one (see `ingest`).
 """
@@ -35,6 +38,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from bridge import logs
 from bridge.autoreply import Matcher
 from bridge.channels.contract import (
     Capabilities,
@@ -46,8 +50,8 @@ from bridge.channels.contract import (
 from bridge.conversations.notices import notice_text
 from bridge.effects import Effects
 from bridge.events import names
-from bridge.ingest.decision import Decision, decide
-from bridge.ingest.rows import Opened, bot_row, inbound_row, notice_row
+from bridge.ingest.decision import Answer, Decision, decide
+from bridge.ingest.rows import Opened, bot_row, inbound_row, message_view, notice_row
 from bridge.ingest.store import Duplicate, Store
 from bridge.visibility import audience
 
@@ -60,8 +64,10 @@ class Pushed:
     conversation: Opened
     message_id: int
     bot_id: int | None  # the bot's answer, if it was given
+    nickname: str | None = None
     score: int | None = None  # the message rated the conversation
     notice_id: int | None = None  # what the shop says to that: the thanks, or how to rate
+    notice: tuple[str, str] | None = None  # that notice: (kind, text)
 
 
 def ingest(engine: Engine, channel: ChannelConfig, capabilities: Capabilities,
@@ -88,7 +94,7 @@ def ingest(engine: Engine, channel: ChannelConfig, capabilities: Capabilities,
                     raise
                 conn.invalidate()
         log.warning("channel %s: database connection lost; taking push %s again on a new one",
-                    channel.key, inbound.external_id)
+                    channel.key, logs.digest(inbound.external_id))
         engine.dispose()  # the pool's other connections are as dead as this one
     raise AssertionError("unreachable")
 
@@ -104,7 +110,7 @@ def _message(store: Store, channel: ChannelConfig, capabilities: Capabilities, i
             store.transactional()
     if pushed is None:
         pushed = _step_by_step(store, channel, inbound, decision, answer_delivery, settings, window, now)
-    _after_commit(channel, pushed, bot_in_outbox=answer_delivery is not None)
+    _after_commit(channel, inbound, pushed, decision.answer, answer_delivery, now)
     if pushed.bot_id is None or answer_delivery is not None:
         return None
     return decision.answer.reply
@@ -115,7 +121,10 @@ def _as_one_statement(store: Store, channel: ChannelConfig, inbound: InboundMess
     """PostgreSQL, an ordinary message: one statement in a transaction of its own."""
     row = store.push_message(channel, inbound, window, decision.leaves_bot, decision.answer,
                              answer_delivery, now)
-    return Pushed(*row) if row is not None else None
+    if row is None:
+        return None
+    customer_id, conversation, message_id, bot_id, nickname = row
+    return Pushed(customer_id, conversation, message_id, bot_id, nickname)
 
 
 def _step_by_step(store: Store, channel: ChannelConfig, inbound: InboundMessage, decision: Decision,
@@ -127,7 +136,7 @@ def _step_by_step(store: Store, channel: ChannelConfig, inbound: InboundMessage,
     go out together, with the COMMIT."""
     stamp = store.stamp(now)
     store.begin()
-    customer_id, card = store.upsert_shopper(channel, inbound.user_id, window, now)
+    customer_id, card, nickname = store.upsert_shopper(channel, inbound.user_id, window, now)
     joined = notice = score = None  # the card's conversation, if the message stays there; what the shop says
     if card is not None:
         card_since = store.stamp(now - timedelta(hours=settings.get("rating_card_hours", 24)))
@@ -160,25 +169,40 @@ def _step_by_step(store: Store, channel: ChannelConfig, inbound: InboundMessage,
             notice_id = store.add_message(next(ids), channel, conversation.id, notice_row(*notice, stamp))
         store.take_receipt(channel, inbound, customer_id, message, bot, stamp)
         store.commit()
-    return Pushed(customer_id, conversation, message, bot, score=score, notice_id=notice_id)
+    return Pushed(customer_id, conversation, message, bot, nickname, score=score, notice_id=notice_id,
+                  notice=notice if notice_id is not None else None)
 
 
-def _after_commit(channel: ChannelConfig, pushed: Pushed, bot_in_outbox: bool) -> None:
-    """Route a shopper who now waits, deliver what is in the outbox, tell the agents."""
+def _after_commit(channel: ChannelConfig, inbound: InboundMessage, pushed: Pushed, answer: Answer | None,
+                  answer_delivery: str | None, now: datetime) -> None:
+    """Route a shopper who now waits, deliver what is in the outbox, tell the agents: the
+    conversation when it is new (opened, or queued), rated or queued, and every message stored
+    — the shopper's, the robot's answer, the shop's notice."""
     effects = Effects(channel.shop_id)
     conversation = pushed.conversation
     whom = audience(conversation.agent_id, conversation.state, pushed.customer_id)
+    shown = None  # the conversation, if an event carries it (most pushes only add a message)
+    if conversation.queued_now or conversation.is_new or pushed.score is not None:
+        shown = conversation.shape(channel, {"id": pushed.customer_id, "external_id": inbound.user_id,
+                                             "nickname": pushed.nickname})
     if conversation.queued_now:
         effects.dispatch = True
-        effects.publish(names.CONVERSATION_QUEUED, conversation.id, whom, state="queued")
-    effects.publish(names.MESSAGE_CREATED, conversation.id, whom, message_id=pushed.message_id)
-    if bot_in_outbox and pushed.bot_id is not None:
-        effects.deliver(pushed.bot_id)
+        effects.publish(names.CONVERSATION_QUEUED, conversation.id, whom, conversation=shown)
+    elif conversation.is_new:
+        effects.publish(names.CONVERSATION_OPENED, conversation.id, whom, conversation=shown)
+    said = [(pushed.message_id, inbound_row(inbound, now))]
+    if pushed.bot_id is not None:
+        said.append((pushed.bot_id, bot_row(answer.reply, answer.source, answer_delivery, now)))
+        if answer_delivery is not None:
+            effects.deliver(pushed.bot_id)
     if pushed.notice_id is not None:
+        said.append((pushed.notice_id, notice_row(*pushed.notice, now)))
         effects.deliver(pushed.notice_id)
-        effects.publish(names.MESSAGE_CREATED, conversation.id, whom, message_id=pushed.notice_id)
+    for message_id, row in said:
+        effects.publish(names.MESSAGE_CREATED, conversation.id, whom,
+                        message=message_view(message_id, conversation.id, row, now))
     if pushed.score is not None:
-        effects.publish(names.CONVERSATION_RATED, conversation.id, whom, score=pushed.score)
+        effects.publish(names.CONVERSATION_RATED, conversation.id, whom, conversation=shown, score=pushed.score)
     effects.after_commit()
 
 
@@ -199,10 +223,10 @@ def _replay(store: Store, channel: ChannelConfig, capabilities: Capabilities,
     """A duplicate: this copy's writes are rolled back; answer what the first copy answered."""
     row = store.replay(channel, inbound)
     if row is None:  # the receipt conflicted, so it exists; vanished only if purged meanwhile
-        raise RuntimeError(f"push {inbound.external_id}: receipt conflict but no receipt")
+        raise RuntimeError(f"push {logs.digest(inbound.external_id)}: receipt conflict but no receipt")
     receipt_id, type_, text, media = row
     log.info("channel %s: duplicate push %s answered from receipt %s",
-             channel.key, inbound.external_id, receipt_id)
+             channel.key, logs.digest(inbound.external_id), receipt_id)
     if type_ is None or not capabilities.passive_reply:
         return None
     if isinstance(media, str):

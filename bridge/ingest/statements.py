@@ -10,6 +10,17 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+# What the writes of a conversation return: its row as the agent API shows it (bridge/shapes.py),
+# with its agent's and group's names, so the push's live events need no query of their own.
+CONVERSATION_COLUMNS = ("id", "state", "agent_id", "created_at", "queued_at", "assigned_at", "ended_at",
+                        "last_customer_message_at", "awaiting_reply_since", "first_response_at",
+                        "end_reason", "rating_score", "rating_comment", "rated_at")
+CONVERSATION_RETURNING = "RETURNING " + ", ".join(CONVERSATION_COLUMNS) + """,
+    (SELECT username FROM agents WHERE agents.id = conversations.agent_id) AS agent_username,
+    (SELECT name FROM agents WHERE agents.id = conversations.agent_id) AS agent_name,
+    (SELECT "key" FROM groups WHERE groups.id = conversations.group_id) AS group_key"""
+RETURNED = (*CONVERSATION_COLUMNS, "agent_username", "agent_name", "group_key")
+
 SHOPPER_INSERT = """
 INSERT INTO customers (shop_id, channel_id, external_id, last_inbound_at, window_expires_at,
                        window_quota, created_at)
@@ -20,7 +31,7 @@ ON CONFLICT (channel_id, external_id) DO UPDATE SET
     window_expires_at = CASE WHEN :has_window THEN excluded.window_expires_at
                              ELSE customers.window_expires_at END,
     window_quota = CASE WHEN :has_window THEN excluded.window_quota ELSE customers.window_quota END
-RETURNING id, rating_conversation_id"""
+RETURNING id, rating_conversation_id, nickname"""
 
 # A new conversation starts as the message leaves it; an open one moves on from the state it
 # has when the row is locked. The predicate is the partial index's own, verbatim.
@@ -40,7 +51,7 @@ ON CONFLICT (customer_id) WHERE state != 'ended' DO UPDATE SET
     awaiting_reply_since = CASE WHEN conversations.state = 'bot' AND NOT :leaves_bot
                                 THEN conversations.awaiting_reply_since
                                 ELSE COALESCE(conversations.awaiting_reply_since, excluded.created_at) END
-RETURNING id, state, agent_id, created_at, queued_at"""
+""" + CONVERSATION_RETURNING
 
 MESSAGE_INSERT = """
 INSERT INTO messages (id, shop_id, conversation_id, direction, sender, type, text, media, raw,
@@ -96,9 +107,8 @@ WITH shopper AS ({SHOPPER_INSERT.format(openid=":user_id")}
 ), receipt AS ({RECEIPT_INSERT.format(customer="shopper.id", message="message.id",
                                       reply="(SELECT id FROM bot)", source="FROM shopper, message")}
 )
-SELECT shopper.id, shopper.rating_conversation_id, conversation.id, conversation.state,
-       conversation.agent_id, conversation.created_at, conversation.queued_at, message.id,
-       (SELECT id FROM bot)
+SELECT shopper.id, shopper.rating_conversation_id, shopper.nickname, message.id, (SELECT id FROM bot),
+       {", ".join(f"conversation.{column}" for column in RETURNED)}
 FROM shopper, conversation, message
 """
 
@@ -121,8 +131,7 @@ RATE = """
 UPDATE conversations SET rating_score = :score, rating_comment = :comment, rated_at = :stamp,
                          last_customer_message_at = :stamp
 WHERE id = :card AND rated_at IS NULL AND rating_invited_at >= :card_since
-RETURNING id, state, agent_id, (SELECT name FROM agents WHERE agents.id = conversations.agent_id)
-"""
+""" + CONVERSATION_RETURNING
 
 # A message that does not answer the card of an ended conversation: the shopper is told how
 # to answer it, once while the card lives, and the message stays in that conversation.
@@ -130,8 +139,7 @@ HINT = """
 UPDATE conversations SET rating_hinted_at = :stamp
 WHERE id = :card AND state = 'ended' AND rated_at IS NULL AND rating_hinted_at IS NULL
       AND rating_invited_at >= :card_since
-RETURNING id, state, agent_id
-"""
+""" + CONVERSATION_RETURNING
 
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")

@@ -113,11 +113,11 @@ class Store:
     # -- statements, one at a time
 
     def upsert_shopper(self, channel: ChannelConfig, user_id: str, window: SendWindow | None,
-                       now: datetime) -> tuple[int, int | None]:
-        """(customer id, the conversation whose rating card is pending)."""
+                       now: datetime) -> tuple[int, int | None, str | None]:
+        """(customer id, the conversation whose rating card is pending, the shopper's nickname)."""
         row = self._run(sql.UPSERT_SHOPPER, {**self._shopper(channel, window, now),
                                              "external_id": user_id}).fetchone()
-        return row[0], row[1]
+        return row[0], row[1], row[2]
 
     def upsert_conversation(self, channel: ChannelConfig, user_id: str, leaves_bot: bool,
                             stamp: Any) -> Opened:
@@ -135,13 +135,13 @@ class Store:
                                    "card_since": card_since}).fetchone()
         if row is None:
             return None
-        id_, state, agent_id, agent_name = row
-        return Opened(id_, state, agent_id, is_new=False, queued_now=False), agent_name
+        rated = Opened.of(row, stamp)
+        return rated, rated.columns["agent_name"]
 
     def hint(self, card: int, stamp: Any, card_since: Any) -> Opened | None:
         """The card's conversation, if its shopper is to be told how to answer it (once)."""
         row = self._run(sql.HINT, {"card": card, "stamp": stamp, "card_since": card_since}).fetchone()
-        return Opened(row[0], row[1], row[2], is_new=False, queued_now=False) if row else None
+        return Opened.of(row, stamp) if row else None
 
     def reserve_message_ids(self, n: int) -> list[int | None]:
         """PostgreSQL: ids drawn ahead, so the inserts after them go out together."""
@@ -180,9 +180,10 @@ class Store:
                      answer_delivery: str | None, now: datetime) -> tuple | None:
         """In a transaction of its own, one round trip. A taken receipt fails the statement,
         and with it everything else it did. → (customer id, the conversation, the message's
-        id, the bot's answer's id or None); None when the shopper has the rating card of an
-        ended conversation pending: then only the shopper's row was written, and the push is
-        for the steps (a second upsert of the shopper writes the same values)."""
+        id, the bot's answer's id or None, the shopper's nickname); None when the shopper has
+        the rating card of an ended conversation pending: then only the shopper's row was
+        written, and the push is for the steps (a second upsert of the shopper writes the
+        same values)."""
         no_answer = {"type": None, "text": None, "media": None, "raw": None, "delivery": None}
         self.conn.execution_options(isolation_level="AUTOCOMMIT")
         try:
@@ -201,8 +202,8 @@ class Store:
             raise
         if row is None:
             return None
-        customer_id, _card, *opened, message, bot = row
-        return customer_id, Opened.of(opened, now), message, bot
+        customer_id, _card, nickname, message, bot, *opened = row
+        return customer_id, Opened.of(opened, now), message, bot, nickname
 
     def transactional(self) -> None:
         """Back from the one statement's autocommit to transactions, for the steps."""

@@ -12,14 +12,15 @@ from bridge import delivery
 from bridge.channels import registry
 from bridge.conversations import lifecycle
 from bridge.effects import Effects
-from bridge.events import names
+from bridge.events import names, payloads
 from bridge.infra import db
 from bridge.media import images, store
 from bridge.models import CONVERSATION_STATES, Agent, Conversation, Group, Message
+from bridge.shapes import conversation_json, iso, message_json
 from bridge.visibility import audience, conversation_filter, sees_conversation
 from bridge.web.api.auth import current_agent, current_viewer, login_required
 from bridge.web.api.errors import APIError, invalid, not_found
-from bridge.web.api.shapes import conversation_json, iso, json_body, message_json
+from bridge.web.api.shapes import json_body
 
 bp = Blueprint("conversations", __name__)
 
@@ -175,7 +176,7 @@ def post_message(conversation_id: int):
     lifecycle.record_agent_reply(session, c, agent, now)
     effects.deliver(message.id)
     effects.publish(names.MESSAGE_CREATED, c.id, audience(c.agent_id, c.state, c.customer_id),
-                    message_id=message.id)
+                    payloads.message(message))
     effects.commit(session)
     return jsonify(message_json(message)), 201
 

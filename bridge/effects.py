@@ -21,14 +21,16 @@ from bridge.infra import tasks
 @dataclass
 class Effects:
     shop_id: int
-    deliveries: list[int] = field(default_factory=list)
+    deliveries: list[tuple[int, str]] = field(default_factory=list)  # (message id, sender)
     published: list[dict[str, Any]] = field(default_factory=list)
     dispatch: bool = False
     filled_at_commit: list[tuple[dict[str, Any], Callable[[Session], dict[str, Any]]]] = \
         field(default_factory=list)
 
-    def deliver(self, message_id: int) -> None:
-        self.deliveries.append(message_id)
+    def deliver(self, message_id: int, sender: str) -> None:
+        """Enqueue the message's delivery after the commit; SENDER picks its queue (an agent's
+        reply goes before notices, tasks.delivery_queue)."""
+        self.deliveries.append((message_id, sender))
 
     def publish(self, type_: str, conversation_id: int | None, audience: dict[str, Any],
                 fill: Callable[[Session], dict[str, Any]] | None = None, **data: Any) -> None:
@@ -52,8 +54,8 @@ class Effects:
         self.after_commit()
 
     def after_commit(self) -> None:
-        for message_id in self.deliveries:
-            tasks.enqueue_delivery(message_id)
+        for message_id, sender in self.deliveries:
+            tasks.enqueue_delivery(message_id, sender)
         if self.published:  # written, not waited for (events/publish.py)
             events.publish(current_app.extensions["events_publisher"], self.shop_id, self.published)
         if self.dispatch:

@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
+from sqlalchemy import select
 
 from bridge import delivery, keys
 from bridge.accounts import login, presence
 from bridge.conversations import timers
 from bridge.infra import db, tasks
+from bridge.models import Message
 
 
 def sweep() -> dict[str, int]:
@@ -20,16 +22,21 @@ def sweep() -> dict[str, int]:
         stale = delivery.hand_out_stale(session, now, timedelta(seconds=app.config["DELIVERY_STALE_SECONDS"]))
         session.rollback()  # end the read (on SQLite every transaction holds the writer lock)
         done = {
-            "redelivered": len(stale),
             "ended_idle": timers.end_idle(session, now),
             "reassigned": timers.reassign_unanswered(session, now),
             "dispatched": timers.dispatch_waiting(session, now),
             "gone_away": presence.announce_away(session, app.extensions["redis"], now, presence.timeout()),
         }
-    for message_id in stale:
-        tasks.enqueue_delivery(message_id)
+        # A row stale only because its job waits behind a backlog keeps that one job: another
+        # enqueue would add a second copy of its id to the queue, and so grow the backlog.
+        lost = [i for i in stale if not tasks.delivery_waiting(i)]
+        senders = dict(session.execute(select(Message.id, Message.sender).where(Message.id.in_(lost))).all())
+        session.rollback()
+        done["redelivered"] = len(lost)
+    for message_id in lost:
+        tasks.enqueue_delivery(message_id, senders.get(message_id, "system"))
     if app.extensions["redis"].set(keys.retention_day(now.date()), "1", nx=True, ex=2 * 86400):
-        tasks.queue().enqueue("jobs.sweep.retention", result_ttl=3600)
+        tasks.queue(tasks.NOTICES).enqueue("jobs.sweep.retention", result_ttl=3600)
     return done
 
 

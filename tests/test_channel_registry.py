@@ -32,7 +32,7 @@ from bridge.channels.contract import (
     Reply,
 )
 from bridge.checks import REQUIRED, ConfigError, string
-from bridge.infra import db
+from bridge.infra import db, tasks
 from bridge.models import Channel, Message
 from tests.factories import BurstWorker, load_shop, login, post_acme, shop_doc, text_xml
 
@@ -97,7 +97,7 @@ def post_loop(client, openid: str, msg_id: str, text: str, secret: str = SECRET)
 
 def run_jobs(app) -> None:
     with app.app_context():
-        BurstWorker([app.extensions["rq_queue"]], connection=app.extensions["redis"]).work(burst=True)
+        BurstWorker(tasks.worker_queues(app), connection=app.extensions["redis"]).work(burst=True)
 
 
 def bot_rows(app) -> list[Message]:

@@ -122,16 +122,16 @@ def run_jobs(app: Flask, max_rounds: int = 10) -> int:
     made due now and handed back by RQ's own scheduler (the worker's burst run), so the
     retry path is RQ's. Returns how many retry rounds were needed.
     """
-    queue: Queue = app.extensions["rq_queue"]
+    queues = tasks.worker_queues(app)
     redis = app.extensions["redis"]
     with app.app_context():
         for rounds in range(max_rounds):
-            BurstWorker([queue], connection=redis).work(burst=True, with_scheduler=True)
-            scheduled = queue.scheduled_job_registry.get_job_ids()
-            if not scheduled and not queue.count:
+            BurstWorker(queues, connection=redis).work(burst=True, with_scheduler=True)
+            scheduled = [(q, j) for q in queues for j in q.scheduled_job_registry.get_job_ids()]
+            if not scheduled and not any(q.count for q in queues):
                 return rounds
             past = datetime.now(timezone.utc) - timedelta(seconds=1)
-            for job_id in scheduled:
+            for queue, job_id in scheduled:
                 queue.scheduled_job_registry.schedule(Job.fetch(job_id, connection=redis), past)
     raise AssertionError(f"jobs still queued or scheduled after {max_rounds} rounds")
 
@@ -142,7 +142,7 @@ def redelivered() -> int:
 
 
 def delivery_jobs(queue: Queue) -> list[str]:
-    """Delivery jobs waiting in the queue (routing and sweep jobs share it)."""
+    """Delivery jobs waiting in the queue (the robot's and notices' share theirs with retention)."""
     jobs = Job.fetch_many(queue.get_job_ids(), connection=queue.connection)
     return [j.id for j in jobs if j is not None and j.func_name == "jobs.delivery.deliver_message"]
 
@@ -214,7 +214,7 @@ def test_transient_wechat_error_is_retried_by_rq_and_ends_sent(desk, fake_wechat
     cid = desk.shopper_writes("o-busy")
     fake_wechat.fail_next(SEND, errcode)
     posted = desk.reply(cid, "稍等")
-    queue: Queue = desk.app.extensions["rq_queue"]
+    queue: Queue = desk.app.extensions["rq_queues"][tasks.REPLIES]
 
     with desk.app.app_context():
         BurstWorker([queue], connection=desk.app.extensions["redis"]).work(burst=True)
@@ -253,7 +253,7 @@ def test_send_timeout_is_retried_and_ends_sent(desk, fake_wechat):
     posted = desk.reply(cid, "在路上了")
 
     with desk.app.app_context():
-        BurstWorker([desk.app.extensions["rq_queue"]],
+        BurstWorker(tasks.worker_queues(desk.app),
                      connection=desk.app.extensions["redis"]).work(burst=True)
     between = desk.delivery(cid, posted["id"])
     assert between["state"] == "pending" and between["error"]["code"] == "network"
@@ -364,7 +364,7 @@ def test_failed_send_gives_its_slot_back(desk, fake_wechat):
 def test_sweep_redelivers_a_pending_row_whose_job_was_lost(desk, fake_wechat):
     cid = desk.shopper_writes("o-lost")
     posted = desk.reply(cid, "where did it go")
-    queue: Queue = desk.app.extensions["rq_queue"]
+    queue: Queue = desk.app.extensions["rq_queues"][tasks.REPLIES]
     queue.empty()  # Redis lost the job; the row is still pending
     run_jobs(desk.app)
     assert fake_wechat.sent() == []
@@ -384,18 +384,18 @@ def test_sweep_leaves_a_fresh_pending_row_to_its_own_job(desk, fake_wechat):
 
     with desk.app.app_context():
         assert redelivered() == 0
-    assert delivery_jobs(desk.app.extensions["rq_queue"]) == [f"deliver-{posted['id']}"]
+    assert delivery_jobs(desk.app.extensions["rq_queues"][tasks.REPLIES]) == [f"deliver-{posted['id']}"]
 
 
 @pytest.mark.parametrize("app", [{"SWEEP_INTERVAL_SECONDS": 1}], indirect=True)
 def test_worker_tickers_enqueue_one_sweep_per_interval_that_finds_a_lost_job(desk, fake_wechat):
     cid = desk.shopper_writes("o-ticker")
     posted = desk.reply(cid, "found by the sweep")
-    queue: Queue = desk.app.extensions["rq_queue"]
+    queue: Queue = desk.app.extensions["rq_queues"][tasks.REPLIES]
     queue.empty()  # the delivery job was lost
 
     def sweeps() -> list[str]:
-        return [j for j in queue.get_job_ids() if j.startswith("sweep-")]
+        return [j for j in desk.app.extensions["rq_queues"][tasks.DISPATCH].get_job_ids() if j.startswith("sweep-")]
 
     # Two workers' tickers at once, as in a deployment of several workers.
     stops = [threading.Event(), threading.Event()]
@@ -419,7 +419,7 @@ def test_worker_tickers_enqueue_one_sweep_per_interval_that_finds_a_lost_job(des
 def test_sweep_hands_out_a_stale_row_once_while_its_job_waits(desk, fake_wechat):
     cid = desk.shopper_writes("o-backlog")
     posted = desk.reply(cid, "queued behind a backlog")
-    queue: Queue = desk.app.extensions["rq_queue"]
+    queue: Queue = desk.app.extensions["rq_queues"][tasks.REPLIES]
     queue.empty()  # the job was lost...
     set_message(desk.app, posted["id"], updated_at=datetime.now(timezone.utc) - timedelta(hours=2))
 
@@ -442,7 +442,7 @@ def test_job_for_an_already_sent_row_does_nothing(desk, fake_wechat):
     calls = len(fake_wechat.calls)
 
     with desk.app.app_context():
-        tasks.enqueue_delivery(posted["id"])  # e.g. a sweep racing the original job
+        tasks.enqueue_delivery(posted["id"], "agent")  # e.g. a sweep racing the original job
         assert redelivered() == 0  # and the sweeper finds nothing left to do
     run_jobs(desk.app)
 
@@ -490,6 +490,7 @@ WORKER_SCRIPT = """
 import json, sys, time
 from rq import SimpleWorker
 from bridge import create_app
+from bridge.infra import tasks
 config, workers = json.loads(sys.argv[1]), int(sys.argv[2])
 app = create_app(config)
 redis = app.extensions["redis"]
@@ -500,7 +501,7 @@ while int(redis.get("test:workers-ready")) < workers:
         sys.exit("the other workers never came up")
     time.sleep(0.01)
 with app.app_context():
-    SimpleWorker([app.extensions["rq_queue"]], connection=redis).work(burst=True)
+    SimpleWorker(tasks.worker_queues(app), connection=redis).work(burst=True)
 """
 
 
@@ -511,10 +512,10 @@ def test_duplicate_jobs_in_several_worker_processes_send_each_row_once_within_th
         desk = Desk.open(app, app.test_client())
         cid = desk.shopper_writes("o-race")
         posted = [desk.reply(cid, f"reply {n}") for n in range(7)]  # 5 allowed, the original jobs
-        queue: Queue = app.extensions["rq_queue"]
+        queue: Queue = app.extensions["rq_queues"][tasks.REPLIES]
         with app.app_context():
             for p in posted:
-                tasks.enqueue_delivery(p["id"])  # the same job id again, as a sweep would
+                tasks.enqueue_delivery(p["id"], "agent")  # the same job id again, as a sweep would
                 for n in range(2):  # and duplicates under ids of their own
                     queue.enqueue("jobs.delivery.deliver_message", p["id"], job_id=f"dup-{p['id']}-{n}")
         # A slow WeChat keeps each winner inside its send while the others try to claim.

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bridge import delivery
-from bridge.infra import db
+from bridge.infra import db, tasks
 from bridge.media.store import MediaMissing, MediaStore
 from bridge.media.uploads import MEDIA_ID_SECONDS
 from tests.conftest import make_app
@@ -181,7 +181,7 @@ def test_bad_image_is_refused_and_nothing_is_stored(desk, fake_wechat, media_dir
     assert resp.get_json()["error"]["code"] == code and resp.get_json()["error"]["message"]
     assert stored_files(media_dir) == []
     assert [m["direction"] for m in desk.messages(cid)] == ["in"]
-    assert delivery_jobs(desk.app.extensions["rq_queue"]) == []
+    assert delivery_jobs(desk.app.extensions["rq_queues"][tasks.REPLIES]) == []
 
 
 def test_image_type_comes_from_its_bytes_not_its_name_or_declared_type(desk, fake_wechat, media_dir):

@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from bridge import delivery, logs
-from bridge.infra import db
+from bridge.infra import db, tasks
 from tests.conftest import make_app
 from tests.factories import BurstWorker
 from tests.test_delivery import SEND, Desk, run_jobs
@@ -62,7 +62,7 @@ def test_a_network_failure_is_a_retry_line_not_a_traceback(desk, fake_wechat, ca
     caplog.clear()
 
     with desk.app.app_context():  # one attempt: the retry waits in RQ's schedule
-        BurstWorker([desk.app.extensions["rq_queue"]], connection=desk.app.extensions["redis"]).work(burst=True)
+        BurstWorker(tasks.worker_queues(desk.app), connection=desk.app.extensions["redis"]).work(burst=True)
 
     [retry] = lines_about(caplog, posted["id"])
     assert "attempt 1" in retry.getMessage() and "network" in retry.getMessage()

@@ -18,7 +18,7 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from bridge.conversations import timers
-from bridge.infra import db
+from bridge.infra import db, tasks
 from bridge.models import Conversation, Customer, InboundReceipt, Message
 from bridge.shops.file import SETTINGS
 from jobs.sweep import sweep
@@ -166,7 +166,7 @@ class Desk:
     def jobs(self) -> None:
         """Run what is queued (routing, deliveries) with a real RQ worker, in burst mode."""
         with self.app.app_context():
-            BurstWorker([self.app.extensions["rq_queue"]],
+            BurstWorker(tasks.worker_queues(self.app),
                         connection=self.app.extensions["redis"]).work(burst=True)
 
     def sweep(self) -> dict[str, int]:

@@ -48,7 +48,7 @@ def send_notice(session: Session, effects: Effects, settings: dict[str, Any], co
     if text is None:  # a merchant who blanks a message does not want it sent
         return
     message = create_outbound(session, conversation, "system", "text", text, now, raw={"notice": kind})
-    effects.deliver(message.id)
+    effects.deliver(message.id, "system")
     effects.publish(names.MESSAGE_CREATED, conversation.id,
                     audience(conversation.agent_id, conversation.state, conversation.customer_id),
                     payloads.message(message))

@@ -1,4 +1,13 @@
-"""The job queue (RQ on the app's Redis) and what the bridge hands to it."""
+"""The job queues (RQ on the app's Redis) and what the bridge hands to them.
+
+Three queues, which every worker takes in this order (RQ always dequeues from the first
+non-empty one): an agent's reply never waits behind a burst of notices.
+
+    <RQ_QUEUE>:replies    agents' replies
+    <RQ_QUEUE>:dispatch   routing a shop's queue, the periodic sweep
+    <RQ_QUEUE>:notices    notices (welcome, queue place, …), the robot's keyword answers,
+                          the daily retention purge
+"""
 from __future__ import annotations
 
 import logging
@@ -6,6 +15,7 @@ import logging
 import redis
 from flask import Flask, current_app
 from rq import Queue, Retry
+from rq.job import Job, JobStatus
 
 from bridge import keys
 
@@ -18,18 +28,40 @@ log = logging.getLogger(__name__)
 RETRY_INTERVALS = [2, 10, 30, 60]
 
 
+REPLIES, DISPATCH, NOTICES = "replies", "dispatch", "notices"
+QUEUES = (REPLIES, DISPATCH, NOTICES)  # the order every worker takes them in
+LEGACY = ""  # the one queue before there were three (named RQ_QUEUE): drained last
+
+
+def queue_name(prefix: str, name: str) -> str:
+    return f"{prefix}:{name}" if name else prefix
+
+
 def init_app(app: Flask) -> None:
-    app.extensions["rq_queue"] = Queue(app.config["RQ_QUEUE"], connection=app.extensions["redis"])
+    app.extensions["rq_queues"] = {
+        name: Queue(queue_name(app.config["RQ_QUEUE"], name), connection=app.extensions["redis"])
+        for name in (*QUEUES, LEGACY)}
 
 
-def queue() -> Queue:
-    return current_app.extensions["rq_queue"]
+def queue(name: str) -> Queue:
+    return current_app.extensions["rq_queues"][name]
 
 
-def enqueue_delivery(message_id: int) -> None:
+def worker_queues(app: Flask) -> list[Queue]:
+    """What a worker listens to, first things first; the legacy queue drains what an older
+    version left there."""
+    return [app.extensions["rq_queues"][name] for name in (*QUEUES, LEGACY)]
+
+
+def delivery_queue(sender: str) -> str:
+    """An agent's reply goes first; what the shop sends by itself (notices, the robot) after."""
+    return REPLIES if sender == "agent" else NOTICES
+
+
+def enqueue_delivery(message_id: int, sender: str) -> None:
     """After the commit. If Redis is unreachable the row stays pending for the sweeper."""
     try:
-        queue().enqueue(
+        queue(delivery_queue(sender)).enqueue(
             "jobs.delivery.deliver_message", message_id,
             job_id=keys.delivery_job(message_id),
             retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
@@ -52,8 +84,26 @@ def enqueue_dispatch(shop_id: int) -> None:
     try:
         if current_app.extensions["redis"].set(keys.dispatch_flag(shop_id), "1", nx=True,
                                                ex=DISPATCH_FLAG_SECONDS):
-            queue().enqueue("jobs.routing.dispatch_shop", shop_id, result_ttl=0, failure_ttl=86400)
+            queue(DISPATCH).enqueue("jobs.routing.dispatch_shop", shop_id, result_ttl=0, failure_ttl=86400)
     except redis.RedisError as exc:
         log.warning("shop %s: dispatch not enqueued (%s); the sweeper will route", shop_id, exc)
     except Exception:  # noqa: BLE001 — the sweep dispatches every shop with a queue
         log.exception("shop %s: dispatch enqueue failed; the sweeper will route", shop_id)
+
+
+def delivery_waiting(message_id: int) -> bool:
+    """Whether the message's delivery job is still in its queue or RQ's scheduled registry
+    (a retry's wait), and so will run without being enqueued again. A job that has left both
+    (Redis lost it, a worker died running it) is not waiting."""
+    connection = current_app.extensions["redis"]
+    job_id = keys.delivery_job(message_id)
+    status, origin = connection.hmget(Job.key_for(job_id), "status", "origin")
+    if origin is None:
+        return False
+    origin = origin.decode()
+    if status == JobStatus.QUEUED.value.encode():
+        return connection.lpos(Queue(origin, connection=connection).key, job_id) is not None
+    if status == JobStatus.SCHEDULED.value.encode():
+        registry = Queue(origin, connection=connection).scheduled_job_registry
+        return connection.zscore(registry.key, job_id) is not None
+    return False

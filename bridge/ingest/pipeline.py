@@ -194,10 +194,10 @@ def _after_commit(channel: ChannelConfig, inbound: InboundMessage, pushed: Pushe
     if pushed.bot_id is not None:
         said.append((pushed.bot_id, bot_row(answer.reply, answer.source, answer_delivery, now)))
         if answer_delivery is not None:
-            effects.deliver(pushed.bot_id)
+            effects.deliver(pushed.bot_id, "bot")
     if pushed.notice_id is not None:
         said.append((pushed.notice_id, notice_row(*pushed.notice, now)))
-        effects.deliver(pushed.notice_id)
+        effects.deliver(pushed.notice_id, "system")
     for message_id, row in said:
         effects.publish(names.MESSAGE_CREATED, conversation.id, whom,
                         message=message_view(message_id, conversation.id, row, now))

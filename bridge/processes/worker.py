@@ -11,6 +11,7 @@ from rq import SimpleWorker, Worker
 from rq.scheduler import RQScheduler
 
 from bridge import keys, logs
+from bridge.infra import tasks
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ def start_ticker(app: Flask, stop: threading.Event) -> threading.Thread:
     """
     interval = app.config["SWEEP_INTERVAL_SECONDS"]
     redis = app.extensions["redis"]
-    queue = app.extensions["rq_queue"]
+    queue = app.extensions["rq_queues"][tasks.DISPATCH]
 
     def tick() -> None:
         while not stop.is_set():
@@ -49,7 +50,7 @@ def start_inline_scheduler(app: Flask, stop: threading.Event) -> threading.Threa
     child would move scheduled jobs (retries with backoff) in a copy nobody reads.
     """
     redis = app.extensions["redis"]
-    scheduler = RQScheduler([app.config["RQ_QUEUE"]], connection=redis,
+    scheduler = RQScheduler([q.name for q in tasks.worker_queues(app)], connection=redis,
                             logging_level=logs.library_level(app.config["LOG_LEVEL"]))
     scheduler._connection = redis  # the stand-in cannot be reopened from connection kwargs
 
@@ -78,7 +79,9 @@ def run_worker(app: Flask, burst: bool = False) -> None:
         start_ticker(app, stop)
         if embedded:
             start_inline_scheduler(app, stop)
-    worker = worker_class([app.extensions["rq_queue"]], connection=app.extensions["redis"])
+    # Agents' replies first, then routing, then notices (tasks.QUEUES): RQ takes each job
+    # from the first of its queues that has one.
+    worker = worker_class(tasks.worker_queues(app), connection=app.extensions["redis"])
     try:
         with app.app_context():
             # RQ sets its loggers' level as it starts: its routine lines only at DEBUG (logs.py).

@@ -174,7 +174,7 @@ def post_message(conversation_id: int):
     effects = Effects(c.shop_id)
     message = delivery.create_outbound(session, c, "agent", type_, text, now, agent_id=agent.id, media=media)
     lifecycle.record_agent_reply(session, c, agent, now)
-    effects.deliver(message.id)
+    effects.deliver(message.id, "agent")
     effects.publish(names.MESSAGE_CREATED, c.id, audience(c.agent_id, c.state, c.customer_id),
                     payloads.message(message))
     effects.commit(session)

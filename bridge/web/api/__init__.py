@@ -2,10 +2,19 @@
 under this one, which carries the API's error handlers."""
 from flask import Blueprint
 
-from bridge.web.api import agents, auth, conversations, errors, live, shop, stats
+from bridge.web.api import (
+    agents,
+    auth,
+    conversations,
+    errors,
+    live,
+    outbox,
+    shop,
+    stats,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-for view in (auth, agents, conversations, live, shop, stats):
+for view in (auth, agents, conversations, live, outbox, shop, stats):
     bp.register_blueprint(view.bp)
 errors.register(bp)
 URL_SPACE = "/api"  # every URL here is the API's: one that names no call is answered in JSON too

@@ -23,18 +23,36 @@ def embedded_server():
         return _embedded_server
 
 
-# redis-py retries a failed command 10 times, backing off to 1 s: about 6 s while Redis is
-# down, on every push, past WeChat's 5-second wait. A push's Redis work (the live event, the
-# dispatch claim) may be lost instead: the sweep routes the queue. So: a short wait, twice.
-RETRY = Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=2)
+# Every call's wait is bounded, and only a refused or dropped connection is tried again (a
+# pooled connection a restarted Redis closed; a refusal comes back at once). A call that
+# times out is not: a frozen Redis would make each retry wait as long again.
+RETRY = Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=2,
+              supported_errors=(redis.ConnectionError,))
+
+# The web path: a push's Redis work (the replay check, the live event, the dispatch claim) is
+# a few calls, each given up after this long, so a frozen Redis costs a push about a second,
+# well inside WeChat's 5 s; what was lost the sweep makes up (jobs/sweep.py).
+WEB_TIMEOUT = 0.3
+# Workers: seconds, not RQ's own 415 s (processes/worker.py keeps RQ from raising it).
+WORKER_TIMEOUT = 5.0
+WORKER_CONNECT_TIMEOUT = 2.0
 
 
 def connect(url: str | None) -> redis.Redis:
     if url:
-        return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=1, retry=RETRY)
+        return redis.Redis.from_url(url, socket_timeout=WEB_TIMEOUT, socket_connect_timeout=WEB_TIMEOUT,
+                                    retry=RETRY)
     import fakeredis
 
     return fakeredis.FakeRedis(server=embedded_server())
+
+
+def use_worker_timeouts(client: redis.Redis) -> None:
+    """Give the app's client (its queue and publisher share it) a worker's timeouts: a job's
+    Redis call may wait a few seconds; no push is waiting on it."""
+    client.connection_pool.connection_kwargs.update(
+        socket_timeout=WORKER_TIMEOUT, socket_connect_timeout=WORKER_CONNECT_TIMEOUT)
+    client.connection_pool.disconnect()  # none made with the web's timeouts is reused
 
 
 def init_app(app: Flask) -> None:

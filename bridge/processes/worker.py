@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 
@@ -11,7 +12,7 @@ from rq import SimpleWorker, Worker
 from rq.scheduler import RQScheduler
 
 from bridge import keys, logs
-from bridge.infra import tasks
+from bridge.infra import redisconn, tasks
 
 log = logging.getLogger(__name__)
 
@@ -69,23 +70,98 @@ def start_inline_scheduler(app: Flask, stop: threading.Event) -> threading.Threa
     return thread
 
 
+class _Steady:
+    """RQ's worker with a worker's Redis timeouts, which tells a stop asked for by a signal
+    from a loop that ended on its own (RQ logs the error and returns, Redis away or not).
+
+    RQ blocks on BLPOP for 405 s and raises its connection's socket timeout to 415 s to allow
+    it: a frozen Redis would hold the worker that long. Here it listens a few seconds at a time.
+    """
+
+    stopping: threading.Event
+
+    @property
+    def dequeue_timeout(self) -> int:
+        return DEQUEUE_SECONDS
+
+    @property
+    def connection_timeout(self) -> int:
+        return int(redisconn.WORKER_TIMEOUT)
+
+    def request_stop(self, signum, frame) -> None:
+        self.stopping.set()
+        super().request_stop(signum, frame)  # type: ignore[misc]
+
+
+class SteadyWorker(_Steady, Worker):
+    pass
+
+
+class SteadySimpleWorker(_Steady, SimpleWorker):
+    pass
+
+
+DEQUEUE_SECONDS = 3  # below redisconn.WORKER_TIMEOUT: a BLPOP must end before its socket gives up
+# RQ's scheduler process dies with Redis; a worker starts another at its maintenance, once
+# the dead one's lock (61 s) has lapsed. RQ's default of 10 minutes would hold retries that long.
+MAINTENANCE_SECONDS = 60
+RESTART_WAIT = (0.5, 5.0)  # a stopped loop waits for Redis from 0.5 s, doubling to 5 s between tries
+
+
+def wait_for_redis(client, stop: threading.Event) -> bool:
+    """Until Redis answers a PING (True) or a stop is asked for (False), backing off between
+    tries. One line when the wait starts, one when Redis is back."""
+    wait, started = RESTART_WAIT[0], time.monotonic()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(wait):
+            try:
+                client.ping()
+            except redis_errors.RedisError as exc:
+                if wait == RESTART_WAIT[0]:
+                    log.warning("worker: Redis unreachable (%s); waiting for it, then working again", exc)
+                wait = min(wait * 2, RESTART_WAIT[1])
+                continue
+            log.warning("worker: Redis answers again after %.1f s; working again", time.monotonic() - started)
+            return True
+        return False
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_worker(app: Flask, burst: bool = False) -> None:
-    """Must run in the main thread: RQ installs signal handlers."""
+    """Must run in the main thread: RQ installs signal handlers. RQ's loop ends on any error
+    it meets, Redis gone among them: the worker waits for Redis and starts a fresh loop, and
+    the sweep ticker keeps its schedule meanwhile, until a signal asks it to stop."""
     embedded = app.config["REDIS_URL"] is None
     # The embedded Redis lives in this process: a forked work horse would write to a copy.
-    worker_class = SimpleWorker if embedded else Worker
+    worker_class = SteadySimpleWorker if embedded else SteadyWorker
+    redis = app.extensions["redis"]
+    if not embedded:
+        redisconn.use_worker_timeouts(redis)
     stop = threading.Event()
     if not burst:
         start_ticker(app, stop)
         if embedded:
             start_inline_scheduler(app, stop)
-    # Agents' replies first, then routing, then notices (tasks.QUEUES): RQ takes each job
-    # from the first of its queues that has one.
-    worker = worker_class(tasks.worker_queues(app), connection=app.extensions["redis"])
     try:
         with app.app_context():
-            # RQ sets its loggers' level as it starts: its routine lines only at DEBUG (logs.py).
-            worker.work(with_scheduler=not embedded, burst=burst,
-                        logging_level=logs.library_level(app.config["LOG_LEVEL"]))
+            while not stop.is_set():
+                try:
+                    # Agents' replies first, then routing, then notices (tasks.QUEUES): RQ takes
+                    # each job from the first of its queues that has one.
+                    worker = worker_class(tasks.worker_queues(app), connection=redis,
+                                          maintenance_interval=MAINTENANCE_SECONDS)
+                    worker.stopping = stop
+                    # RQ sets its loggers' level as it starts: its routine lines only at DEBUG (logs.py).
+                    worker.work(with_scheduler=not embedded, burst=burst,
+                                logging_level=logs.library_level(app.config["LOG_LEVEL"]))
+                except redis_errors.RedisError as exc:  # RQ met it starting, or recording its end
+                    if burst:
+                        raise
+                    log.warning("worker: RQ's loop could not start or end without Redis (%s)", exc)
+                if burst or stop.is_set() or not wait_for_redis(redis, stop):
+                    break
     finally:
         stop.set()

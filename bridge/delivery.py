@@ -205,9 +205,8 @@ def hand_out_stale(session: Session, now: datetime, older_than: timedelta, limit
     Fresh, so the next sweeps leave a row alone for `older_than` while its new job waits
     behind a backlog: without it every sweep enqueued another copy of the same job, and
     re-picked the same oldest `limit` rows while lost rows after them waited. A row a dead
-    worker left `sending` is not handed out: it is ended `unknown` (`end_interrupted`).
+    worker left `sending` is not handed out: the sweep ends it `unknown` (`end_interrupted`).
     """
-    end_interrupted(session, now, limit)
     ids = stale_outbox(session, now, older_than, limit)
     if ids:
         session.execute(update(Message).where(Message.id.in_(ids), _stale(now, older_than))

@@ -1,6 +1,6 @@
-"""The periodic sweep: hand out again what a lost job or a dead worker left behind, and run
-the conversation timers (idle end, reply timeout, the queue), tell who has gone away, and,
-once a day, retention."""
+"""The periodic sweep: end `unknown` what a dead worker left sending, hand out again what a
+lost job left pending, and run the conversation timers (idle end, reply timeout, the queue),
+tell who has gone away, and, once a day, retention."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -11,6 +11,7 @@ from sqlalchemy import select
 from bridge import delivery, keys
 from bridge.accounts import login, presence
 from bridge.conversations import timers
+from bridge.events import payloads
 from bridge.infra import db, tasks
 from bridge.models import Message
 
@@ -19,9 +20,13 @@ def sweep() -> dict[str, int]:
     app = current_app._get_current_object()
     now = datetime.now(timezone.utc)
     with db.new_session(app) as session:
+        interrupted = delivery.end_interrupted(session, now)
+        for message_id in interrupted:  # shown at once: it may or may not have arrived
+            payloads.tell_delivery(session, message_id)
         stale = delivery.hand_out_stale(session, now, timedelta(seconds=app.config["DELIVERY_STALE_SECONDS"]))
         session.rollback()  # end the read (on SQLite every transaction holds the writer lock)
         done = {
+            "interrupted": len(interrupted),
             "ended_idle": timers.end_idle(session, now),
             "reassigned": timers.reassign_unanswered(session, now),
             "dispatched": timers.dispatch_waiting(session, now),

@@ -7,6 +7,8 @@ its window slot stays spent; only the agent's explicit retry sends it again. The
 """
 from __future__ import annotations
 
+import json
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -15,8 +17,9 @@ from sqlalchemy import select, update
 from bridge import delivery
 from bridge.channels.runtime import adapter_for
 from bridge.infra import db, tasks
+from bridge.keys import events_channel
 from bridge.media.uploads import MediaUploads
-from bridge.models import Customer, Message
+from bridge.models import Customer, Message, Shop
 from tests.conftest import make_app
 from tests.factories import login
 from tests.test_delivery import Desk, customer_quota, redelivered, run_jobs, set_message
@@ -69,6 +72,28 @@ def test_killed_send_ends_unknown_keeps_its_slot_and_is_not_sent_again(desk, fak
     assert shown["state"] == "unknown"
     assert shown["error"]["code"] == "interrupted" and "may or may not" in shown["error"]["message"]
     assert customer_quota(desk.app, "o-cut") == quota  # possibly spent at WeChat: kept spent
+
+
+def test_the_agent_is_told_at_once_that_the_send_may_not_have_arrived(desk, fake_wechat):
+    cid, mid = killed_mid_send(desk, "o-told", "told")
+    with db.new_session(desk.app) as session:
+        shop_id = session.scalar(select(Shop.id).where(Shop.key == "acme"))
+    pubsub = desk.app.extensions["redis"].pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(events_channel(shop_id))
+    with desk.app.app_context():
+        redelivered()
+
+    heard, deadline = [], time.monotonic() + 10  # the deadline only bounds a failure
+    while not any(e["type"] == "message.updated" for e in heard):
+        assert time.monotonic() < deadline, f"not heard: {heard}"
+        message = pubsub.get_message(timeout=0.2)
+        if message and message["type"] == "message":
+            heard.extend(json.loads(message["data"]))
+    pubsub.close()
+    event = next(e for e in heard if e["type"] == "message.updated")
+    assert event["conversation_id"] == cid and event["message"]["id"] == mid
+    assert event["message"]["delivery"]["state"] == "unknown"
+    assert event["message"]["delivery"]["error"]["code"] == "interrupted"
 
 
 def test_a_live_workers_claim_is_left_alone(desk, fake_wechat):

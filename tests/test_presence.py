@@ -74,7 +74,7 @@ def presence_events(listener, count: int) -> list[dict]:
         message = listener.get_message(timeout=0.2)
         if message and message["type"] == "message":
             found += [e for e in json.loads(message["data"])
-                      if e["type"] == "agent.updated" and "presence" in e]
+                      if e["type"] == "agent.updated" and "presence" in e["agent"]]
     return found
 
 
@@ -175,10 +175,11 @@ def test_the_sweep_tells_each_going_away_once_and_a_return_is_told(database_url,
     finally:
         listener.close()
         db.dispose(app)
+    assert [(e["agent"]["username"], e["agent"]["status"], e["agent"]["presence"]) for e in told] == [
+        ("bob", "offline", "present"),  # signed in (and then went online)
+        ("bob", "online", "away"), ("bob", "online", "present"), ("bob", "online", "away")]
+    assert told[1]["agent"]["active_conversations"] == 0
     bob = desk.agent_id("bob")
-    assert [(e["agent_id"], e["status"], e["presence"]) for e in told] == [
-        (bob, "offline", "present"),  # signed in (and then went online)
-        (bob, "online", "away"), (bob, "online", "present"), (bob, "online", "away")]
     assert told[1]["audience"] == {"agents": [bob], "queue": False, "shopper": None}
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from bridge import keys
 from bridge.accounts.models import Login
 from bridge.effects import Effects
-from bridge.events import names
+from bridge.events import names, payloads
 from bridge.models import Agent
 from bridge.visibility import agent_audience
 
@@ -111,7 +111,7 @@ def _commit(session: Session, agent: Agent, told: str | None) -> None:
         session.commit()
         return
     effects = Effects(agent.shop_id, dispatch=told == PRESENT and agent.status == "online")
-    effects.publish(names.AGENT_UPDATED, None, agent_audience(agent.id), **_event(agent, told))
+    effects.publish(names.AGENT_UPDATED, None, agent_audience(agent.id), fill=_told(agent, told))
     effects.commit(session)
     try:
         client = current_app.extensions["redis"]
@@ -123,9 +123,10 @@ def _commit(session: Session, agent: Agent, told: str | None) -> None:
         log.warning("agent %s: presence note not kept; the sweep may tell it again", agent.id)
 
 
-def _event(agent: Agent, presence: str) -> dict:
-    return {"agent_id": agent.id, "status": agent.status, "max_concurrent": agent.max_concurrent,
-            "presence": presence}
+def _told(agent: Agent, presence: str) -> payloads.Fill:
+    """agent.updated's `agent` (events/names.py), with its PRESENCE."""
+    shape = payloads.agent(agent)
+    return lambda session: {"agent": {**shape(session)["agent"], "presence": presence}}
 
 
 def announce_away(session: Session, client: redis.Redis, now: datetime, limit: timedelta) -> int:
@@ -136,16 +137,15 @@ def announce_away(session: Session, client: redis.Redis, now: datetime, limit: t
                                         Login.last_seen_at >= now - limit).exists()
     rows = session.execute(select(Agent).where(
         Agent.status == "online", Agent.active.is_(True), ~seen)).scalars().all()
-    events = [(agent.shop_id, _event(agent, AWAY)) for agent in rows]
+    by_shop: dict[int, list[tuple[int, dict]]] = defaultdict(list)
+    for agent in rows:
+        if client.set(keys.agent_away(agent.shop_id, agent.id), "1", nx=True):
+            by_shop[agent.shop_id].append((agent.id, _told(agent, AWAY)(session)))
     session.rollback()  # end the read (on SQLite every transaction holds the writer lock)
-    by_shop: dict[int, list[dict]] = defaultdict(list)
-    for shop_id, event in events:
-        if client.set(keys.agent_away(shop_id, event["agent_id"]), "1", nx=True):
-            by_shop[shop_id].append(event)
     for shop_id, told in by_shop.items():
         effects = Effects(shop_id)
-        for event in told:
-            effects.publish(names.AGENT_UPDATED, None, agent_audience(event["agent_id"]), **event)
+        for agent_id, event in told:
+            effects.publish(names.AGENT_UPDATED, None, agent_audience(agent_id), **event)
         effects.after_commit()
     return sum(map(len, by_shop.values()))
 

@@ -106,13 +106,16 @@ def left(session: Session, agent: Agent, now: datetime, limit: timedelta) -> boo
 
 def _commit(session: Session, agent: Agent, told: str | None) -> None:
     """Commit; then tell a change of presence (TOLD) to the agent and the admins, and keep the
-    sweep's note of who has been told away (`announce_away`) in step with it."""
-    if told is None:
+    sweep's note of who has been told away (`announce_away`) in step with it. An offline
+    agent's comings and goings change nothing anyone waits for: not told."""
+    if told is None or agent.status == "offline":
         session.commit()
+    else:
+        effects = Effects(agent.shop_id, dispatch=told == PRESENT and agent.status == "online")
+        effects.publish(names.AGENT_UPDATED, None, agent_audience(agent.id), fill=_told(agent, told))
+        effects.commit(session)
+    if told is None:
         return
-    effects = Effects(agent.shop_id, dispatch=told == PRESENT and agent.status == "online")
-    effects.publish(names.AGENT_UPDATED, None, agent_audience(agent.id), fill=_told(agent, told))
-    effects.commit(session)
     try:
         client = current_app.extensions["redis"]
         if told == PRESENT:

@@ -130,6 +130,14 @@ def wait_for_redis(client, stop: threading.Event) -> bool:
             signal.signal(sig, handler)
 
 
+def _stop_listening(worker: Worker | None) -> None:
+    """RQ's teardown stops its command listener after recording the worker's end, which
+    failed: stop it here, or each outage would leave one thread reconnecting for good."""
+    thread = getattr(worker, "pubsub_thread", None)
+    if thread is not None:
+        thread.stop()
+
+
 def run_worker(app: Flask, burst: bool = False) -> None:
     """Must run in the main thread: RQ installs signal handlers. RQ's loop ends on any error
     it meets, Redis gone among them: the worker waits for Redis and starts a fresh loop, and
@@ -148,6 +156,7 @@ def run_worker(app: Flask, burst: bool = False) -> None:
     try:
         with app.app_context():
             while not stop.is_set():
+                worker = None
                 try:
                     # Agents' replies first, then routing, then notices (tasks.QUEUES): RQ takes
                     # each job from the first of its queues that has one.
@@ -161,6 +170,7 @@ def run_worker(app: Flask, burst: bool = False) -> None:
                     if burst:
                         raise
                     log.warning("worker: RQ's loop could not start or end without Redis (%s)", exc)
+                    _stop_listening(worker)
                 if burst or stop.is_set() or not wait_for_redis(redis, stop):
                     break
     finally:

@@ -64,11 +64,11 @@ def notice(app, conversation_id: int, text: str) -> int:
 def test_a_reply_enqueued_after_many_notices_is_sent_first(desk, fake_wechat):
     resp = desk.client.patch("/api/v1/me", headers=desk.headers, json={"max_concurrent": 50})
     assert resp.status_code == 200, resp.get_json()
-    shoppers = [desk.shopper_writes(f"o-crowd-{n}") for n in range(NOTICES)]
+    *crowd, answered = [desk.shopper_writes(f"o-crowd-{n}") for n in range(NOTICES + 1)]
     work(desk.app)
-    for n, cid in enumerate(shoppers):
+    for n, cid in enumerate(crowd):  # other shoppers' notices: nothing the reply must follow
         notice(desk.app, cid, f"您前面还有 {n} 位")
-    posted = desk.reply(shoppers[-1], "让您久等了")  # the 201 comes after every notice's enqueue
+    posted = desk.reply(answered, "让您久等了")  # the 201 comes after every notice's enqueue
 
     assert len(deliveries(desk.app, tasks.NOTICES)) == NOTICES
     assert deliveries(desk.app, tasks.REPLIES) == [f"deliver-{posted['id']}"]
@@ -77,7 +77,7 @@ def test_a_reply_enqueued_after_many_notices_is_sent_first(desk, fake_wechat):
     sent = [b["text"]["content"] for b in fake_wechat.sent()]
     assert sent[0] == "让您久等了"
     assert sorted(sent[1:]) == sorted(f"您前面还有 {n} 位" for n in range(NOTICES))
-    assert desk.delivery(shoppers[-1], posted["id"])["state"] == "sent"
+    assert desk.delivery(answered, posted["id"])["state"] == "sent"
 
 
 def test_sweep_does_not_enqueue_again_a_job_still_queued(desk, fake_wechat):

@@ -131,6 +131,20 @@ def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], 
     return Outcome("sent")
 
 
+def earlier_pending(session: Session, message_id: int, limit: int = 20) -> list[int]:
+    """The conversation's outbox rows created before this one and still waiting, oldest first.
+
+    Agents' replies have a queue of their own, taken before the notices' (infra/tasks.py); a
+    reply's job sends these first, so the shopper still reads a conversation in the order it
+    was written ("已为您转接客服Carol" before Carol's first words), and the notices' own jobs
+    find them sent."""
+    conversation_id = select(Message.conversation_id).where(Message.id == message_id).scalar_subquery()
+    return list(session.scalars(
+        select(Message.id).where(Message.conversation_id == conversation_id, Message.direction == "out",
+                                 Message.delivery == "pending", Message.id < message_id)
+        .order_by(Message.id).limit(limit)))
+
+
 def _failed(session: Session, message: Message, now: datetime, code: str, error: str) -> Outcome:
     """End the row failed, shown to the agent with the reason; one warning says so."""
     _finish(message, "failed", now, code, error)

@@ -22,10 +22,18 @@ def deliver_message(message_id: int) -> str | Retry:
     app = current_app._get_current_object()
     uploads = MediaUploads(app.extensions["media_store"], app.extensions["redis"])
     with db.new_session(app) as session:
-        outcome = delivery.deliver(session, message_id, partial(adapter_for, app),
-                                   datetime.now(timezone.utc), uploads)
-        if outcome.state != "skipped":
-            payloads.tell_delivery(session, message_id)
+        for earlier in delivery.earlier_pending(session, message_id):  # the conversation's order first
+            _attempt(session, app, earlier, uploads)
+        outcome = _attempt(session, app, message_id, uploads)
     if outcome.state == "retry":
         return Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS)
     return outcome.state
+
+
+def _attempt(session, app, message_id: int, uploads: MediaUploads) -> delivery.Outcome:
+    """One delivery attempt of the row; what it did goes out as message.updated. An earlier
+    row that must be retried is left pending for its own job to retry."""
+    outcome = delivery.deliver(session, message_id, partial(adapter_for, app), datetime.now(timezone.utc), uploads)
+    if outcome.state != "skipped":
+        payloads.tell_delivery(session, message_id)
+    return outcome

@@ -124,3 +124,15 @@ def test_sweep_puts_a_lost_job_back_on_its_own_queue(desk, fake_wechat):
     assert deliveries(desk.app, tasks.NOTICES) == [f"deliver-{notice_id}"]
     work(desk.app)
     assert [b["text"]["content"] for b in fake_wechat.sent()] == ["lost reply", "lost notice"]
+
+
+def test_a_reply_never_overtakes_its_own_conversations_earlier_notice(desk, fake_wechat):
+    """Replies go first across conversations; within one, the shopper reads what was written
+    in the order it was written: the reply's job sends the earlier notice before the reply."""
+    cid = desk.shopper_writes("o-order")
+    work(desk.app)
+    notice(desk.app, cid, "已为您转接客服Alice")
+    posted = desk.reply(cid, "我来帮您")
+    work(desk.app)
+    assert [b["text"]["content"] for b in fake_wechat.sent("o-order")][-2:] == ["已为您转接客服Alice", "我来帮您"]
+    assert desk.delivery(cid, posted["id"])["state"] == "sent"

@@ -25,6 +25,8 @@ DEFAULTS = {
     "RQ_QUEUE": "kefu",
     # The demo (bridge/demo): this server's own base URL, where the sandbox channels' WeChat
     # answers. Set by `make run` (embedded with a demo file) or KEFU_DEMO_URL; None: no demo.
+    # Seconds a web process's Redis call may take before it is given up (bridge/infra/redisconn.py).
+    "REDIS_WEB_TIMEOUT": 0.3,
     "DEMO_URL": None,
     "DEMO_DIR": None,  # where the demo's WeChat keeps phones and images; None → instance/demo-wechat
     # The bridge's own copies of media files (bridge/media/store.py): agents' images now, the

@@ -181,6 +181,9 @@ def make_app(database_url: str, redis_url: str | None, wechat_url: str = "http:/
     return create_app({
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "test-secret",
         "WECHAT_API_BASE": wechat_url, "WECHAT_HTTP_TIMEOUT": 2.0, "TESTING": True,
+        # A test's in-process worker shares this client; on a busy test machine 0.3 s calls time
+        # out now and then. The short timeout itself: tests/test_worker_outage.py, bench/faults/.
+        "REDIS_WEB_TIMEOUT": 3.0,
         # Never the checkout's instance/media; a test that looks inside passes its own.
         "MEDIA_DIR": str(Path(tempfile.gettempdir()) / f"kefu-test-media-{os.getpid()}"), **extra,
     })

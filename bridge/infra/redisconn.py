@@ -38,10 +38,9 @@ WORKER_TIMEOUT = 5.0
 WORKER_CONNECT_TIMEOUT = 2.0
 
 
-def connect(url: str | None) -> redis.Redis:
+def connect(url: str | None, timeout: float = WEB_TIMEOUT) -> redis.Redis:
     if url:
-        return redis.Redis.from_url(url, socket_timeout=WEB_TIMEOUT, socket_connect_timeout=WEB_TIMEOUT,
-                                    retry=RETRY)
+        return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=RETRY)
     import fakeredis
 
     return fakeredis.FakeRedis(server=embedded_server())
@@ -56,4 +55,4 @@ def use_worker_timeouts(client: redis.Redis) -> None:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["redis"] = connect(app.config["REDIS_URL"])
+    app.extensions["redis"] = connect(app.config["REDIS_URL"], app.config["REDIS_WEB_TIMEOUT"])

@@ -16,7 +16,7 @@ import redis
 # Spawned processes import this module: it imports nothing of the app beyond adapters/
 # and the channel contract they speak.
 from adapters.wechat.api import TOKEN_EARLY_REFRESH, WeChatAPI
-from bridge.channels.contract import SendFailed
+from bridge.channels.contract import RetryLater, SendFailed
 from tests.fake_wechat import ERRMSG, FakeWeChat
 
 APP_ID, SECRET = "wx00000000000000a1", "secret-a1"  # registered in the fake by its fixture
@@ -212,3 +212,17 @@ def test_token_error_in_several_processes_leads_to_one_refresh(fake_wechat, real
     assert len({token for _, token in got}) == 1
     assert [c["force_refresh"] for c in token_calls(fake_wechat)] == [False, True]
     assert len(fake_wechat.sent()) >= PROCESSES
+
+
+def test_a_token_store_that_does_not_answer_is_a_retry_before_any_call(fake_wechat, conn):
+    """Redis frozen or gone while a send looks up its token: nothing went to WeChat, so the
+    send is a retry (not an exception that leaves the outbox row `sending`, later `unknown`)."""
+    class Frozen(redis.Redis):
+        def execute_command(self, *args, **options):
+            raise redis.TimeoutError("Timeout reading from socket")
+
+    api = WeChatAPI(fake_wechat.url, APP_ID, SECRET, Frozen(), key_prefix=PREFIX, timeout=2.0)
+    with pytest.raises(RetryLater) as err:
+        api.post_json(SEND, TEXT)
+    assert err.value.code == "token_store"
+    assert fake_wechat.calls == []

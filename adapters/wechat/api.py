@@ -76,11 +76,11 @@ class WeChatAPI:
         )
 
     def _with_token(self, call) -> dict[str, Any]:
-        token = self.access_token()
+        token = self._token(self.access_token)
         body = call(token)
         if body.get("errcode") in TOKEN_INVALID:
             log.info("wechat app %s: token rejected (%s), refreshing once", self.app_id, body["errcode"])
-            token = self._refresh(stale=token)
+            token = self._token(lambda: self._refresh(stale=token))
             body = call(token)
         self._raise_for(body)
         return body
@@ -113,6 +113,15 @@ class WeChatAPI:
         raise OUTCOMES.get(code, SendRefused)(str(code), message)
 
     # -- access token ------------------------------------------------------------------------
+
+    @staticmethod
+    def _token(get) -> str:
+        """A token from the shared store; the store not answering is a retry, not a crash: no
+        call to WeChat has been made, so the send is known not to have happened."""
+        try:
+            return get()
+        except redis.RedisError as exc:
+            raise RetryLater("token_store", f"the token store did not answer ({type(exc).__name__})") from exc
 
     def access_token(self) -> str:
         cached = self.redis.get(self.token_key)

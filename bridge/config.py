@@ -16,7 +16,9 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 11 * 1024 * 1024,
     "SIGNATURE_MAX_AGE": 300,  # seconds a signed webhook timestamp stays acceptable
     "TOKEN_MAX_AGE": 12 * 3600,  # agent API bearer tokens
-    "DELIVERY_STALE_SECONDS": 120,  # a pending outbox row older than this is re-enqueued
+    # A pending outbox row older than this whose job is in no queue (lost to a Redis outage)
+    # is queued again by the sweep; one whose job still waits is left alone (jobs/sweep.py).
+    "DELIVERY_STALE_SECONDS": 30,
     "SWEEP_INTERVAL_SECONDS": 30,
     # An agent none of whose clients (API requests, an open event stream) has been heard from
     # for this long is away: no new shoppers until heard from again (accounts/presence.py).

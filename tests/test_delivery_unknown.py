@@ -79,7 +79,7 @@ def test_the_agent_is_told_at_once_that_the_send_may_not_have_arrived(desk, fake
     with db.new_session(desk.app) as session:
         shop_id = session.scalar(select(Shop.id).where(Shop.key == "acme"))
     pubsub = desk.app.extensions["redis"].pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(events_channel(shop_id))
+    pubsub.subscribe(events_channel(shop_id, desk.app.extensions["redis"]))
     with desk.app.app_context():
         redelivered()
 

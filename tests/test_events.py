@@ -51,7 +51,7 @@ def test_the_in_process_stand_in_publishes_directly(tmp_path, sqlite_template):
     assert not Publisher.supported(app.extensions["redis"])
     assert app.extensions["events_publisher"] is app.extensions["redis"]
     listener = app.extensions["redis"].pubsub(ignore_subscribe_messages=True)
-    listener.subscribe(events_channel(shop.id))
+    listener.subscribe(events_channel(shop.id, app.extensions["redis"]))
     try:
         assert post_acme(app.test_client(), text_xml("o-standin", "我要问个问题")).status_code == 200
         deadline = time.monotonic() + 5

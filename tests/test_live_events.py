@@ -31,7 +31,7 @@ class Heard:
 
     def __init__(self, desk: Desk):
         self.pubsub = desk.app.extensions["redis"].pubsub(ignore_subscribe_messages=True)
-        self.pubsub.subscribe(events_channel(desk.shop.id))
+        self.pubsub.subscribe(events_channel(desk.shop.id, desk.app.extensions["redis"]))
         self.events: list[Event] = []
 
     def until(self, done: Callable[[list[Event]], bool]) -> list[Event]:

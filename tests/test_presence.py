@@ -59,7 +59,7 @@ def shop_agents(desk: Desk) -> dict[str, dict]:
 
 def listen(app, shop_id: int):
     listener = app.extensions["redis"].pubsub(ignore_subscribe_messages=True)
-    listener.subscribe(events_channel(shop_id))
+    listener.subscribe(events_channel(shop_id, app.extensions["redis"]))
     listener.get_message(timeout=1)  # the subscribe reply, where the client hands it over
     return listener
 

@@ -26,7 +26,7 @@ class Publisher:
     """
 
     def __init__(self, client: redis.Redis):
-        self._pool = client.connection_pool
+        self._pool = self.connection_pool = client.connection_pool  # the channel's db (keys)
         self._conn: redis.connection.AbstractConnection | None = None
         self._pid = 0
         self._lock = threading.Lock()  # threaded servers share the one connection
@@ -71,7 +71,7 @@ def publish(client: redis.Redis | Publisher, shop_id: int, shop_events: list[dic
     """One message carrying a list of the shop's events. Fire and forget: a lost event costs
     a refresh, never a message. Through a `Publisher` nothing waits for Redis."""
     try:
-        client.publish(keys.events_channel(shop_id), json.dumps(shop_events, ensure_ascii=False))
+        client.publish(keys.events_channel(shop_id, client), json.dumps(shop_events, ensure_ascii=False))
     except redis.RedisError:
         log.warning("shop %s: could not publish %d events", shop_id, len(shop_events))
 

@@ -24,7 +24,7 @@ def stream(client: redis.Redis, viewer: Viewer, max_seconds: float | None = None
            clock: Callable[[], float] = time.monotonic) -> Iterator[str]:
     """SSE frames for one viewer until the client goes away (or max_seconds, for tests)."""
     pubsub = client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(keys.events_channel(viewer.shop_id))
+    pubsub.subscribe(keys.events_channel(viewer.shop_id, client))
     started = last_beat = last_seen = clock()
     try:
         yield ": connected\n\n"

@@ -4,3 +4,13 @@ Access lines, when an operator turns them on (--access-logfile -), carry the pat
 query string: a webhook's query holds its signature, timestamp and nonce.
 """
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
+
+
+def post_worker_init(worker) -> None:
+    """Live event streams may take at most half of a worker's threads (events/slots.py), so
+    webhooks and API calls keep the rest; STREAMS_PER_PROCESS set in the environment wins
+    (a process that serves streams only sets it near its thread count)."""
+    app = getattr(worker, "wsgi", None)
+    slots = getattr(app, "extensions", {}).get("stream_slots")
+    if slots is not None and slots.limit is None:
+        slots.limit = worker.cfg.threads // 2

@@ -16,7 +16,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from bridge import cli, config, logs, web
     from bridge.channels.cache import ChannelCache
-    from bridge.events import publish
+    from bridge.events import publish, slots
     from bridge.infra import db, redisconn, tasks
     from bridge.media import store
 
@@ -28,6 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["channel_cache"] = ChannelCache(app.config["CHANNEL_CACHE_SECONDS"])
     redisconn.init_app(app)
     publish.init_app(app)
+    slots.init_app(app)
     tasks.init_app(app)
     store.init_app(app)
     web.init_app(app)

@@ -24,6 +24,12 @@ DEFAULTS = {
     # for this long is away: no new shoppers until heard from again (accounts/presence.py).
     "PRESENCE_TIMEOUT_SECONDS": 180,
     "CHANNEL_CACHE_SECONDS": 5.0,
+    # Live event streams (GET /api/v1/events) each hold a server thread while open: at most
+    # this many per agent and per client address (in Redis, across processes), and per
+    # process (None: no cap; gunicorn.conf.py sets half a gthread worker's threads).
+    "STREAMS_PER_AGENT": 10,
+    "STREAMS_PER_ADDRESS": 100,
+    "STREAMS_PER_PROCESS": None,
     "RQ_QUEUE": "kefu",
     # The demo (bridge/demo): this server's own base URL, where the sandbox channels' WeChat
     # answers. Set by `make run` (embedded with a demo file) or KEFU_DEMO_URL; None: no demo.
@@ -55,9 +61,15 @@ def load(instance_path: str, test_config: dict | None = None) -> dict:
         config["DEMO_URL"] = os.environ["KEFU_DEMO_URL"]
     if os.environ.get("PRESENCE_TIMEOUT_SECONDS"):
         config["PRESENCE_TIMEOUT_SECONDS"] = os.environ["PRESENCE_TIMEOUT_SECONDS"]
+    for key in STREAM_LIMITS:
+        if os.environ.get(key):
+            config[key] = os.environ[key]
     if test_config:
         config.update(test_config)
     config["PRESENCE_TIMEOUT_SECONDS"] = presence_timeout(config["PRESENCE_TIMEOUT_SECONDS"])
+    for key, (low, high) in STREAM_LIMITS.items():
+        if config[key] is not None:
+            config[key] = whole_number(key, config[key], low, high)
     if not config["DATABASE_URL"]:
         Path(instance_path).mkdir(parents=True, exist_ok=True)
         config["DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'kefu.sqlite3'}"
@@ -76,13 +88,20 @@ def load(instance_path: str, test_config: dict | None = None) -> dict:
 PRESENCE_TIMEOUT_RANGE = (60, 86400)  # above the event stream's 15 s beat, at most a day
 
 
+STREAM_LIMITS = {"STREAMS_PER_AGENT": (1, 1000), "STREAMS_PER_ADDRESS": (1, 100_000),
+                 "STREAMS_PER_PROCESS": (0, 100_000)}
+
+
 def presence_timeout(value: object) -> int:
     """Whole seconds in PRESENCE_TIMEOUT_RANGE, or start-up stops naming the variable."""
-    low, high = PRESENCE_TIMEOUT_RANGE
+    return whole_number("PRESENCE_TIMEOUT_SECONDS", value, *PRESENCE_TIMEOUT_RANGE)
+
+
+def whole_number(name: str, value: object, low: int, high: int) -> int:
+    """VALUE as a whole number from LOW to HIGH, or start-up stops naming the setting."""
     text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or not low <= int(text) <= high:
-        raise RuntimeError(f"PRESENCE_TIMEOUT_SECONDS must be whole seconds from {low} to {high}, "
-                           f"not {value!r}")
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+        raise RuntimeError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
     return int(text)
 
 

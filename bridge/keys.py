@@ -7,20 +7,25 @@ Account's access token is `{shop:42}:wechat:<app id>:access_token`.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 
 def shop_prefix(shop_id: int) -> str:
     return f"{{shop:{shop_id}}}"
 
 
-def events_channel(shop_id: int, client: Any) -> str:
-    """The pub/sub channel of the shop's live events, as CLIENT (a Redis client, or anything
-    with its `connection_pool`) publishes and hears them. Channels are one namespace for the
-    whole server, whatever database number a client uses, so the number is in the name: two
-    installs (or test runs) on one Redis with different db numbers don't hear each other."""
-    db = client.connection_pool.connection_kwargs.get("db", 0)
-    return f"{shop_prefix(shop_id)}:events:db{db}"
+def events_log(shop_id: int) -> str:
+    """The stream of the shop's live events (bridge/events/log.py)."""
+    return f"{shop_prefix(shop_id)}:events"
+
+
+def streams_of_agent(shop_id: int, agent_id: int) -> str:
+    """The agent's open event streams, each until its lease ends (events/slots.py)."""
+    return f"{shop_prefix(shop_id)}:streams:agent:{agent_id}"
+
+
+def streams_of_address(address: str) -> str:
+    """The open event streams of one client address, whichever shops they serve."""
+    return f"streams:address:{address}"
 
 
 def dispatch_flag(shop_id: int) -> str:

@@ -31,15 +31,16 @@ def app_env(database_url: str, redis_url: str | None, wechat_url: str = "http://
 
 
 @contextmanager
-def gunicorn(env: dict, workers: int = 4):
-    """Start `gunicorn wsgi:app` with several worker processes; yield its base URL."""
+def gunicorn(env: dict, workers: int = 4, args: tuple[str, ...] = ()):
+    """Start `gunicorn wsgi:app` with several worker processes (ARGS: more of gunicorn's
+    options, e.g. a thread count); yield its base URL."""
     port = free_port()
     # A file, not a pipe: nobody reads a pipe while the test runs, and a full one blocks the
     # workers' logging mid-request.
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-         "--graceful-timeout", "2", "wsgi:app"],
+         "--graceful-timeout", "2", *args, "wsgi:app"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from bridge import delivery
 from bridge.channels.runtime import adapter_for
 from bridge.infra import db, tasks
-from bridge.keys import events_channel
+from bridge.events.log import Listener
 from bridge.media.uploads import MediaUploads
 from bridge.models import Customer, Message, Shop
 from tests.conftest import make_app
@@ -78,18 +78,14 @@ def test_the_agent_is_told_at_once_that_the_send_may_not_have_arrived(desk, fake
     cid, mid = killed_mid_send(desk, "o-told", "told")
     with db.new_session(desk.app) as session:
         shop_id = session.scalar(select(Shop.id).where(Shop.key == "acme"))
-    pubsub = desk.app.extensions["redis"].pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(events_channel(shop_id, desk.app.extensions["redis"]))
+    listener = Listener(desk.app.extensions["redis"], shop_id)
     with desk.app.app_context():
         redelivered()
 
     heard, deadline = [], time.monotonic() + 10  # the deadline only bounds a failure
     while not any(e["type"] == "message.updated" for e in heard):
         assert time.monotonic() < deadline, f"not heard: {heard}"
-        message = pubsub.get_message(timeout=0.2)
-        if message and message["type"] == "message":
-            heard.extend(json.loads(message["data"]))
-    pubsub.close()
+        heard.extend(listener.events(timeout=0.2))
     event = next(e for e in heard if e["type"] == "message.updated")
     assert event["conversation_id"] == cid and event["message"]["id"] == mid
     assert event["message"]["delivery"]["state"] == "unknown"

@@ -1,21 +1,24 @@
-"""The live-event publisher: written without waiting for Redis, and back after Redis drops it."""
+"""The live-event publisher: written to the shop's log without waiting for Redis, and back after Redis drops it."""
 from __future__ import annotations
+
+import os
+import time
 
 import redis
 
-from bridge.events.publish import Publisher
-from bridge.keys import events_channel
+from bridge.events.log import Listener, read
+from bridge.events.publish import Publisher, publish
+from bridge.keys import events_log
 
 
-def test_publisher_sends_without_replies_and_replaces_a_connection_the_server_closed(real_redis_url):
+def test_publisher_writes_without_replies_and_replaces_a_connection_the_server_closed(real_redis_url):
     client = redis.Redis.from_url(real_redis_url)
     publisher = Publisher(client)
-    listener = client.pubsub(ignore_subscribe_messages=True)
-    listener.subscribe("kefu-test-events")
-    listener.get_message(timeout=1)
+    shop_id = 90_000 + os.getpid() % 10_000  # no other test's shop
+    client.delete(events_log(shop_id))
     try:
-        publisher.publish("kefu-test-events", "one")
-        assert listener.get_message(timeout=2)["data"] == b"one"
+        publish(publisher, shop_id, [event("one")])
+        assert texts(client, shop_id, 1) == ["one"]
         host, port = publisher._conn._sock.getsockname()[:2]
         [mine] = [c for c in client.client_list() if c["addr"] == f"{host}:{port}"]
         assert "r" not in mine.get("flags", "")  # replies off: Redis writes nothing back
@@ -23,20 +26,32 @@ def test_publisher_sends_without_replies_and_replaces_a_connection_the_server_cl
 
         client.client_kill_filter(_id=mine["id"])  # as a Redis restart would
         for n in range(3):
-            publisher.publish("kefu-test-events", f"after-{n}")
-        got = [listener.get_message(timeout=2) for _ in range(3)]
-        assert [m["data"] for m in got if m] == [b"after-0", b"after-1", b"after-2"]
+            publish(publisher, shop_id, [event(f"after-{n}")])
+        publish(publisher, shop_id, [event("a"), event("b")])  # one write, an entry each
+        assert texts(client, shop_id, 6) == ["one", "after-0", "after-1", "after-2", "a", "b"]
     finally:
-        listener.close()
+        client.delete(events_log(shop_id))
         client.close()
+
+
+def event(text: str) -> dict:
+    return {"type": "message.created", "audience": {"agents": [], "queue": True}, "text": text}
+
+
+def texts(client, shop_id: int, count: int) -> list[str]:
+    """The first COUNT events of the shop's log, once the writes (not waited for) have landed;
+    the deadline only bounds a failure."""
+    deadline = time.monotonic() + 5
+    while len(got := [e["text"] for _, e in read(client, shop_id, "0-0")]) < count:
+        assert time.monotonic() < deadline, got
+        time.sleep(0.01)
+    return got
 
 
 def test_the_in_process_stand_in_publishes_directly(tmp_path, sqlite_template):
     """Without REDIS_URL (`make run`) there is no CLIENT REPLY: the app publishes through its
     stand-in client, and an agent's subscription still gets the push's events."""
-    import json
     import shutil
-    import time
 
     from sqlalchemy import select
 
@@ -50,18 +65,16 @@ def test_the_in_process_stand_in_publishes_directly(tmp_path, sqlite_template):
     shop = load_shop(app, shop_doc())
     assert not Publisher.supported(app.extensions["redis"])
     assert app.extensions["events_publisher"] is app.extensions["redis"]
-    listener = app.extensions["redis"].pubsub(ignore_subscribe_messages=True)
-    listener.subscribe(events_channel(shop.id, app.extensions["redis"]))
+    listener = Listener(app.extensions["redis"], shop.id)
     try:
         assert post_acme(app.test_client(), text_xml("o-standin", "我要问个问题")).status_code == 200
         deadline = time.monotonic() + 5
-        while (message := listener.get_message(timeout=0.5)) is None:  # None: the subscribe reply
+        while not (heard := listener.events(timeout=0.5)):
             assert time.monotonic() < deadline, "no event published"
-        queued, created = json.loads(message["data"])
+        queued, created = heard
         assert (queued["type"], created["type"]) == ("conversation.queued", "message.created")
         with db.new_session(app) as s:  # the event names its shopper (the widget's stream will follow it)
             customer_id = s.scalar(select(Customer.id).where(Customer.external_id == "o-standin"))
         assert created["audience"] == {"agents": [], "queue": True, "shopper": customer_id}
     finally:
-        listener.close()
         db.dispose(app)

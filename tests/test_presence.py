@@ -20,7 +20,7 @@ from bridge.accounts import presence
 from bridge.accounts.models import Login
 from bridge.events import stream as events_stream
 from bridge.infra import db
-from bridge.keys import events_channel
+from bridge.events.log import Listener, resume
 from bridge.routing import (
     AgentState,
     Decision,
@@ -58,10 +58,7 @@ def shop_agents(desk: Desk) -> dict[str, dict]:
 
 
 def listen(app, shop_id: int):
-    listener = app.extensions["redis"].pubsub(ignore_subscribe_messages=True)
-    listener.subscribe(events_channel(shop_id, app.extensions["redis"]))
-    listener.get_message(timeout=1)  # the subscribe reply, where the client hands it over
-    return listener
+    return Listener(app.extensions["redis"], shop_id)
 
 
 def presence_events(listener, count: int) -> list[dict]:
@@ -71,10 +68,8 @@ def presence_events(listener, count: int) -> list[dict]:
     deadline = time.monotonic() + 5
     while len(found) < count:
         assert time.monotonic() < deadline, f"only {found} published"
-        message = listener.get_message(timeout=0.2)
-        if message and message["type"] == "message":
-            found += [e for e in json.loads(message["data"])
-                      if e["type"] == "agent.updated" and "presence" in e["agent"]]
+        found += [e for e in listener.events(timeout=0.2)
+                  if e["type"] == "agent.updated" and "presence" in e["agent"]]
     return found
 
 
@@ -158,8 +153,7 @@ def test_after_a_restart_nobody_is_routed_to_who_has_not_been_heard_from_since(d
 
 
 def test_the_sweep_tells_each_going_away_once_and_a_return_is_told(database_url, fake_wechat):
-    """On the in-process Redis stand-in: a real server's channels are shared by every test run
-    on the machine (pub/sub ignores the database number), and another run's shop 1 is ours."""
+    """On the in-process Redis stand-in."""
     app = make_app(database_url, None, fake_wechat.url)
     desk = Desk(app, app.test_client(), fake_wechat).load()
     listener = listen(desk.app, desk.shop.id)  # before bob signs in: his events come in order
@@ -173,7 +167,6 @@ def test_the_sweep_tells_each_going_away_once_and_a_return_is_told(database_url,
         assert desk.sweep()["gone_away"] == 1  # away again: told again
         told = presence_events(listener, 3)
     finally:
-        listener.close()
         db.dispose(app)
     # bob signing in while offline is not told: it changes nothing anyone waits for
     assert [(e["agent"]["username"], e["agent"]["status"], e["agent"]["presence"]) for e in told] == [
@@ -254,9 +247,10 @@ def test_an_open_event_stream_is_its_client_heard_from_until_signed_out(desk):
         beats.append(1)
         return len(beats) < 3
 
-    frames = list(events_stream.stream(desk.app.extensions["redis"], Viewer(desk.shop.id, 1, False),
+    client = desk.app.extensions["redis"]
+    frames = list(events_stream.stream(client, Viewer(desk.shop.id, 1, False), resume(client, desk.shop.id, None),
                                        max_seconds=600, beat=beat, clock=lambda: next(ticks)))
-    assert len(beats) == 3 and frames[0] == ": connected\n\n"
+    assert len(beats) == 3 and ": connected" in frames[0] and "event: ready" in frames[1]
 
     key = _login(desk, "bob")
     later = _seen(desk.app, key) + TIMEOUT * 2

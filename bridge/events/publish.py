@@ -1,7 +1,6 @@
-"""Publishing live events on the shop's Redis channel: one message per commit, not waited for."""
+"""Publishing live events into the shop's event log (events/log.py): one write per commit, not waited for."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -10,19 +9,19 @@ from typing import Any
 import redis
 from flask import Flask
 
-from bridge import keys
+from bridge.events import log as event_log
 
 log = logging.getLogger(__name__)
 
 
 class Publisher:
-    """PUBLISH without waiting: one connection per process with Redis's replies turned off
+    """XADD without waiting: one connection per process with Redis's replies turned off
     (`CLIENT REPLY OFF`), so a commit's events cost one socket write and no round trip.
 
-    Every push publishes, and waiting for Redis to answer "n subscribers" was a fifth of a
-    webhook worker's time. Nothing is lost by not reading it: a publish that fails is a
-    missed live update (an agent's list refreshes on the next event), as before. A
-    connection the server has closed is replaced before it is written to.
+    Every push publishes, and waiting for Redis's answer was a fifth of a webhook worker's
+    time. Nothing is lost by not reading it: a write that fails is a missed live update (an
+    agent's list refreshes on the next event). A connection the server has closed is
+    replaced before it is written to.
     """
 
     def __init__(self, client: redis.Redis):
@@ -36,15 +35,15 @@ class Publisher:
         """Real Redis only: the in-process stand-in has no CLIENT REPLY (nor the round trip)."""
         return type(client) is redis.Redis
 
-    def publish(self, channel: str, message: str) -> None:
+    def send(self, *commands: tuple) -> None:
+        """Write COMMANDS in one go; nothing is read back."""
         with self._lock:
             try:
                 conn = self._connection()
-                conn.send_packed_command(conn.pack_command("PUBLISH", channel, message),
-                                         check_health=False)
+                conn.send_packed_command(conn.pack_commands(commands), check_health=False)
             except (redis.RedisError, OSError):
                 self._drop()
-                raise redis.ConnectionError(f"could not publish on {channel}")
+                raise redis.ConnectionError("could not write to Redis")
 
     def _connection(self) -> redis.connection.AbstractConnection:
         if self._conn is not None and self._pid == os.getpid():
@@ -68,10 +67,14 @@ class Publisher:
 
 
 def publish(client: redis.Redis | Publisher, shop_id: int, shop_events: list[dict[str, Any]]) -> None:
-    """One message carrying a list of the shop's events. Fire and forget: a lost event costs
-    a refresh, never a message. Through a `Publisher` nothing waits for Redis."""
+    """Append the shop's events to its log, each its own entry (its id the event's id). Fire
+    and forget: a lost event costs a refresh, never a message. Through a `Publisher` nothing
+    waits for Redis."""
     try:
-        client.publish(keys.events_channel(shop_id, client), json.dumps(shop_events, ensure_ascii=False))
+        if isinstance(client, Publisher):
+            client.send(*(event_log.xadd_command(shop_id, event) for event in shop_events))
+        else:
+            event_log.append(client, shop_id, shop_events)
     except redis.RedisError:
         log.warning("shop %s: could not publish %d events", shop_id, len(shop_events))
 

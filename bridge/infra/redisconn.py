@@ -46,6 +46,16 @@ def connect(url: str | None, timeout: float = WEB_TIMEOUT) -> redis.Redis:
     return fakeredis.FakeRedis(server=embedded_server())
 
 
+def connect_for_streams(client: redis.Redis, wait_seconds: float) -> redis.Redis:
+    """A client like CLIENT whose reads may block for WAIT_SECONDS (an event stream waiting
+    on the log) before its socket gives up; the stand-in has no sockets to time out."""
+    if type(client) is not redis.Redis:
+        return client
+    kwargs = dict(client.connection_pool.connection_kwargs, socket_timeout=wait_seconds + 2)
+    pool = redis.ConnectionPool(connection_class=client.connection_pool.connection_class, **kwargs)
+    return redis.Redis(connection_pool=pool)
+
+
 def use_worker_timeouts(client: redis.Redis) -> None:
     """Give the app's client (its queue and publisher share it) a worker's timeouts: a job's
     Redis call may wait a few seconds; no push is waiting on it."""

@@ -176,6 +176,9 @@ def test_the_list_takes_several_states_pages_and_previews(client, shop):
     rows = {c["customer"]["external_id"]: c for c in both["items"]}
     assert (rows["o-list0"]["last_message"]["text"], rows["o-list0"]["unanswered"]) == ("还在吗", 2)
     assert (rows["o-bot"]["last_message"]["sender"], rows["o-bot"]["unanswered"]) == ("bot", 0)
+    # the place each waiting shopper has in the shop's queue, first come first served
+    assert [rows[f"o-list{n}"]["queue_position"] for n in range(3)] == [1, 2, 3]
+    assert rows["o-bot"]["queue_position"] is None
 
     first = client.get("/api/v1/conversations?limit=2", headers=headers).get_json()
     assert len(first["items"]) == 2 and first["next_before"] == first["items"][-1]["id"]

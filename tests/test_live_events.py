@@ -75,7 +75,7 @@ def heard(desk: Desk):
 def shown(desk: Desk, cid: int) -> dict:
     """The conversation as GET /conversations/<id> gives it, without what a client keeps from
     the messages themselves (last message, unanswered count, response figures)."""
-    extras = ("last_message", "unanswered", "metrics")
+    extras = ("last_message", "unanswered", "queue_position", "metrics")
     return {k: v for k, v in desk.get(cid).items() if k not in extras}
 
 

@@ -274,6 +274,15 @@ def _pending_notices(session: Session, conversation_ids: list[int]) -> dict[int,
         .group_by(Message.conversation_id)).all())
 
 
+def queue_places(session: Session, shop: Shop) -> dict[int, int]:
+    """Every waiting conversation's 1-based place in the shop's drain order (for lists)."""
+    order = shop.settings.get("queue_order", "fifo")
+    ids = session.scalars(select(Conversation.id).where(
+        Conversation.shop_id == shop.id, Conversation.state.in_(WAITING_STATES))
+        .order_by(*_drain_order(order))).all()
+    return {cid: place for place, cid in enumerate(ids, 1)}
+
+
 def _position(session: Session, shop: Shop, conversation: Conversation, order: str) -> int:
     """1-based place in the drain order: how many wait ahead, plus one."""
     mine = tuple_(Conversation.queued_at, Conversation.id)

@@ -10,12 +10,12 @@ from sqlalchemy.orm import joinedload
 
 from bridge import delivery
 from bridge.channels import registry
-from bridge.conversations import lifecycle
+from bridge.conversations import assignment, lifecycle
 from bridge.effects import Effects
 from bridge.events import names, payloads
 from bridge.infra import db
 from bridge.media import images, store
-from bridge.models import CONVERSATION_STATES, Agent, Conversation, Group, Message
+from bridge.models import CONVERSATION_STATES, WAITING_STATES, Agent, Conversation, Group, Message, Shop
 from bridge.shapes import conversation_json, iso, message_json
 from bridge.visibility import audience, conversation_filter, sees_conversation
 from bridge.web.api.auth import current_agent, current_viewer, login_required
@@ -82,10 +82,14 @@ def list_conversations():
 
 
 def _rows(conversations: list[Conversation]) -> list[dict]:
-    """Conversations as a list shows them: with the last message and the unanswered count."""
+    """Conversations as a list shows them: with the last message, the unanswered count and,
+    for a shopper waiting for an agent, the place in the shop's queue."""
     last, waiting = _last_messages(conversations), _unanswered(conversations)
-    return [{**conversation_json(c), "last_message": last.get(c.id), "unanswered": waiting.get(c.id, 0)}
-            for c in conversations]
+    places = {}
+    if any(c.state in WAITING_STATES for c in conversations):
+        places = assignment.queue_places(db.session(), db.session().get(Shop, conversations[0].shop_id))
+    return [{**conversation_json(c), "last_message": last.get(c.id), "unanswered": waiting.get(c.id, 0),
+             "queue_position": places.get(c.id)} for c in conversations]
 
 
 def _last_messages(conversations: list[Conversation]) -> dict[int, dict]:

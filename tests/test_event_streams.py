@@ -310,3 +310,14 @@ def hear(resp: requests.Response, text: str, heard: list[int], n: int) -> None:
                 return
     except (requests.RequestException, OSError):
         return
+
+
+def test_a_page_that_reopens_its_stream_names_its_last_id_in_the_query(desk_app):
+    """EventSource sends Last-Event-ID on its own reconnects; a page that had to start a new
+    one (after a 429 or 503 ended the old) passes it as ?last_event_id=."""
+    client = desk_app.test_client()
+    alice = login(client, "alice")
+    resp = client.get("/api/v1/events?max_seconds=1&last_event_id=not-an-id", headers=alice)
+    assert "event: reset" in resp.get_data(as_text=True)
+    resp = client.get("/api/v1/events?max_seconds=1", headers=alice)
+    assert "event: ready" in resp.get_data(as_text=True)

@@ -42,7 +42,7 @@ def event_stream():
     except redis.RedisError:
         raise unavailable()
     try:
-        start = event_log.resume(client, shop_id, request.headers.get("Last-Event-ID"))
+        start = event_log.resume(client, shop_id, last_event_id())
     except redis.RedisError:
         lease.release()
         raise unavailable()
@@ -63,6 +63,12 @@ def event_stream():
     db.session().rollback()  # the stream holds no transaction (on SQLite each one holds the writer lock)
     return Response(stream_with_context(frames()), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def last_event_id() -> str | None:
+    """The browser's own reconnect sends the header; a page that starts a new EventSource
+    itself (after a refusal ends the old one) can only name it in the query."""
+    return request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
 
 
 def unavailable() -> APIError:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bridge.channels.contract import InboundMessage, MalformedRequest
+from bridge.channels.contract import InboundMessage, MalformedRequest, whole_number
 
 _MEDIA_FIELDS = {
     "image": {"media_id": "MediaId", "pic_url": "PicUrl"},
@@ -19,15 +19,21 @@ _MEDIA_FIELDS = {
 }
 _TEXT_FIELD = {"text": "Content", "voice": "Recognition", "location": "Label", "link": "Title"}
 QR_PREFIX = "qrscene_"  # a follow through a QR code names its scene with this prefix
+# Room beyond WeChat's own values (an openid is 28 characters, a MsgId a 64-bit number, CreateTime
+# unix seconds); a push with more is no WeChat push, and is refused before any work.
+MAX_ID = 64  # FromUserName, MsgId
+MAX_CREATE_TIME = 2**32
 
 
 def normalize(channel_key: str, f: Mapping[str, str]) -> InboundMessage:
     msg_type = f.get("MsgType", "").lower()
     user = f.get("FromUserName", "")
-    created = f.get("CreateTime", "")
-    if not user or not created.isdigit():
-        raise MalformedRequest("push without FromUserName or CreateTime")
-    common = {"channel_key": channel_key, "user_id": user, "created_at": int(created),
+    created = whole_number(f.get("CreateTime", ""), 0, MAX_CREATE_TIME)
+    if not user or created is None:
+        raise MalformedRequest("push without FromUserName or CreateTime (unix seconds)")
+    if len(user) > MAX_ID or len(f.get("MsgId", "")) > MAX_ID:
+        raise MalformedRequest(f"FromUserName or MsgId over {MAX_ID} characters")
+    common = {"channel_key": channel_key, "user_id": user, "created_at": created,
               "account_id": f.get("ToUserName"), "raw": dict(f)}
     if msg_type == "event":
         return _event(f, user, created, common)
@@ -40,7 +46,7 @@ def normalize(channel_key: str, f: Mapping[str, str]) -> InboundMessage:
     return InboundMessage(external_id=msg_id, kind=kind, text=text, media=media, **common)
 
 
-def _event(f: Mapping[str, str], user: str, created: str, common: dict) -> InboundMessage:
+def _event(f: Mapping[str, str], user: str, created: int, common: dict) -> InboundMessage:
     event = f.get("Event", "").lower()
     key = f.get("EventKey") or None
     if event == "subscribe" and key and key.startswith(QR_PREFIX):

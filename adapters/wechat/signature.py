@@ -9,7 +9,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-from bridge.channels.contract import InvalidSignature
+from bridge.channels.contract import InvalidSignature, whole_number
 
 
 def url_signature(token: str, timestamp: str, nonce: str, *extra: str) -> str:
@@ -23,7 +23,8 @@ def check_url(args: Mapping[str, str], token: str, now: float, max_age: int) -> 
     nonce = args.get("nonce", "")
     if not (signature and timestamp and nonce):
         raise InvalidSignature("signature, timestamp and nonce are required")
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > max_age:
+    stamp = whole_number(timestamp, 0, int(now) + max_age)
+    if stamp is None or abs(now - stamp) > max_age:
         raise InvalidSignature("timestamp outside the accepted window")
     if not hmac.compare_digest(url_signature(token, timestamp, nonce), signature.lower()):
         raise InvalidSignature("signature does not match")

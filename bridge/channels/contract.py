@@ -10,6 +10,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+# The bridge's checks of values from outside, for adapters to apply as they parse (bridge/inputs.py).
+from bridge.inputs import storable, unstorable_at, whole_number  # noqa: F401
+
 # -- the webhook -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -42,9 +45,18 @@ class ChannelConfig:
     config_version: int = 0
 
 
+# What an inbound message may carry: what the columns that store it hold (bridge/models.py).
+MAX_USER_ID = 128  # customers.external_id
+MAX_EXTERNAL_ID = 128  # messages.external_id (inbound_receipts' holds more)
+MAX_EVENT = 42  # inbound_receipts.kind holds "event:<event>" in 48
+MAX_ENTRY = 128  # customers.entry_scene and entry_menu
+
+
 @dataclass(frozen=True)
 class InboundMessage:
-    """One thing a shopper did, in one shape for every channel."""
+    """One thing a shopper did, in one shape for every channel. One the bridge could not store
+    is refused as it is made (MalformedRequest): each adapter checks its platform's fields as
+    it parses them, and this holds for every channel."""
 
     channel_key: str
     user_id: str  # the shopper's id on the channel (openid, visitor id)
@@ -61,6 +73,19 @@ class InboundMessage:
     follows: bool | None = None
     account_id: str | None = None  # the channel's own id (OA: ToUserName, gh_…)
     raw: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, value, most in (("user_id", self.user_id, MAX_USER_ID),
+                                  ("external_id", self.external_id, MAX_EXTERNAL_ID),
+                                  ("event", self.event or "", MAX_EVENT),
+                                  *((f"entry {key}", value, MAX_ENTRY) for key, value in self.entry.items())):
+            if len(value) > most:
+                raise MalformedRequest(f"{name} is over {most} characters")
+        where = unstorable_at({"user_id": self.user_id, "external_id": self.external_id, "text": self.text,
+                               "event_key": self.event_key, "entry": dict(self.entry), "media": dict(self.media or {}),
+                               "raw": dict(self.raw)})
+        if where is not None:
+            raise MalformedRequest(f"{where[2:80]} holds a NUL character or a lone surrogate")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from bridge.web.api import (
     auth,
     conversations,
     errors,
+    ids,
     live,
     outbox,
     shop,
@@ -14,6 +15,8 @@ from bridge.web.api import (
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# Before the nested blueprints add their routes, which name it.
+bp.record_once(lambda state: state.app.url_map.converters.update(id=ids.RowId))
 for view in (auth, agents, conversations, live, outbox, shop, stats):
     bp.register_blueprint(view.bp)
 errors.register(bp)

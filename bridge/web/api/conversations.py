@@ -14,26 +14,19 @@ from bridge.conversations import assignment, lifecycle
 from bridge.effects import Effects
 from bridge.events import names, payloads
 from bridge.infra import db
+from bridge.inputs import BIGINT_MAX, cleaned
 from bridge.media import images, store
 from bridge.models import CONVERSATION_STATES, WAITING_STATES, Agent, Conversation, Group, Message, Shop
 from bridge.shapes import conversation_json, iso, message_json
 from bridge.visibility import audience, conversation_filter, sees_conversation
 from bridge.web.api.auth import current_agent, current_viewer, login_required
 from bridge.web.api.errors import APIError, invalid, not_found
-from bridge.web.api.shapes import json_body
+from bridge.web.api.shapes import int_arg, json_body
 
 bp = Blueprint("conversations", __name__)
 
 MAX_TEXT = 2000
-
-
-def _int_arg(name: str, default: int | None, lo: int, hi: int) -> int | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
-        raise APIError(400, "bad_request", f"{name} must be a whole number from {lo} to {hi}")
-    return int(raw)
+MAX_KEY = 64  # an agent's username, a group's key (bridge/models.py)
 
 
 def _conversation(conversation_id: int) -> Conversation:
@@ -65,8 +58,8 @@ def list_conversations():
     unknown = [s for s in states if s not in CONVERSATION_STATES]
     if unknown:
         raise APIError(400, "bad_request", f"state must be one or more of {', '.join(CONVERSATION_STATES)}")
-    limit = _int_arg("limit", 100, 1, 500)
-    before = _int_arg("before", None, 1, 2**62)
+    limit = int_arg("limit", 100, 1, 500)
+    before = int_arg("before", None, 1, BIGINT_MAX)
     viewer = current_viewer()
     query = (select(Conversation)
              .options(joinedload(Conversation.channel), joinedload(Conversation.customer),
@@ -115,7 +108,7 @@ def _unanswered(conversations: list[Conversation]) -> dict[int, int]:
         .group_by(Message.conversation_id)).all())
 
 
-@bp.get("/conversations/<int:conversation_id>")
+@bp.get("/conversations/<id:conversation_id>")
 @login_required
 def get_conversation(conversation_id: int):
     c = _conversation(conversation_id)
@@ -133,12 +126,12 @@ def _metrics(c: Conversation) -> dict:
             "response_rate_3min": round(fast / len(times), 4) if times else None}
 
 
-@bp.get("/conversations/<int:conversation_id>/messages")
+@bp.get("/conversations/<id:conversation_id>/messages")
 @login_required
 def list_messages(conversation_id: int):
     c = _conversation(conversation_id)
-    limit = _int_arg("limit", 100, 1, 500)
-    before = _int_arg("before", None, 1, 2**62)
+    limit = int_arg("limit", 100, 1, 500)
+    before = int_arg("before", None, 1, BIGINT_MAX)
     query = (select(Message).options(joinedload(Message.agent))
              .where(Message.conversation_id == c.id, Message.shop_id == c.shop_id)
              .order_by(Message.id.desc()).limit(limit))
@@ -148,7 +141,7 @@ def list_messages(conversation_id: int):
     return jsonify({"items": [message_json(m) for m in items]})
 
 
-@bp.post("/conversations/<int:conversation_id>/messages")
+@bp.post("/conversations/<id:conversation_id>/messages")
 @login_required
 def post_message(conversation_id: int):
     c = _conversation(conversation_id)
@@ -185,42 +178,46 @@ def post_message(conversation_id: int):
     return jsonify(message_json(message)), 201
 
 
-@bp.post("/conversations/<int:conversation_id>/accept")
+@bp.post("/conversations/<id:conversation_id>/accept")
 @login_required
 def accept_conversation(conversation_id: int):
     c = lifecycle.accept(db.session(), _conversation(conversation_id).id, current_agent(), _now())
     return jsonify(conversation_json(c))
 
 
-@bp.post("/conversations/<int:conversation_id>/transfer")
+@bp.post("/conversations/<id:conversation_id>/transfer")
 @login_required
 def transfer_conversation(conversation_id: int):
     c, body = _own(conversation_id, "transfer"), json_body()
     if set(body) not in ({"agent"}, {"group"}):
         raise invalid('give exactly one of {"agent": username} or {"group": key}')
+    [(field, name)] = body.items()
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_KEY:
+        raise invalid(f"{field} must be a {'username' if field == 'agent' else 'group key'}: "
+                      f"a string of 1 to {MAX_KEY} characters")
     session, target_agent, target_group = db.session(), None, None
-    if "agent" in body:
+    if field == "agent":
         target_agent = session.scalar(select(Agent).where(
-            Agent.shop_id == c.shop_id, Agent.username == body["agent"], Agent.active.is_(True)))
+            Agent.shop_id == c.shop_id, Agent.username == name, Agent.active.is_(True)))
         if target_agent is None:
-            raise not_found(f"no agent {body['agent']!r} in this shop")
+            raise not_found(f"no agent {name!r} in this shop")
     else:
-        target_group = session.scalar(select(Group).where(Group.shop_id == c.shop_id, Group.key == body["group"]))
+        target_group = session.scalar(select(Group).where(Group.shop_id == c.shop_id, Group.key == name))
         if target_group is None:
-            raise not_found(f"no group {body['group']!r} in this shop")
+            raise not_found(f"no group {name!r} in this shop")
     c = lifecycle.transfer(session, c.id, _now(), agent_id=target_agent.id if target_agent else None,
                            group_id=target_group.id if target_group else None)
     return jsonify(conversation_json(c))
 
 
-@bp.post("/conversations/<int:conversation_id>/end")
+@bp.post("/conversations/<id:conversation_id>/end")
 @login_required
 def end_conversation(conversation_id: int):
     c = lifecycle.end(db.session(), _own(conversation_id, "end").id, _now(), reason="agent")
     return jsonify(conversation_json(c))
 
 
-@bp.post("/conversations/<int:conversation_id>/rating-invite")
+@bp.post("/conversations/<id:conversation_id>/rating-invite")
 @login_required
 def rating_invite(conversation_id: int):
     c = _own(conversation_id, "invite a rating for")
@@ -246,10 +243,10 @@ def _stored_image(c: Conversation) -> dict:
         raise APIError(400, "bad_image", "the file is not a JPEG, PNG or GIF image (judged by its "
                        "content, not by its name or declared type)")
     return {"sha256": store.store().put(content), "content_type": content_type, "size": len(content),
-            "filename": os.path.basename(file.filename or "")[:200] or None}
+            "filename": cleaned(os.path.basename(file.filename or ""))[:200] or None}
 
 
-@bp.get("/conversations/<int:conversation_id>/messages/<int:message_id>/media")
+@bp.get("/conversations/<id:conversation_id>/messages/<id:message_id>/media")
 @login_required
 def message_media(conversation_id: int, message_id: int):
     """A message's stored file (the agent's image), for whoever may see the conversation."""

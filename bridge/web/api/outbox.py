@@ -24,7 +24,7 @@ from bridge.web.api.errors import APIError, not_found
 bp = Blueprint("outbox", __name__)
 
 
-@bp.post("/conversations/<int:conversation_id>/messages/<int:message_id>/retry")
+@bp.post("/conversations/<id:conversation_id>/messages/<id:message_id>/retry")
 @login_required
 def retry_message(conversation_id: int, message_id: int):
     session, agent, now = db.session(), current_agent(), datetime.now(timezone.utc)

@@ -22,9 +22,11 @@ def _since() -> datetime:
         return datetime.now(timezone.utc) - timedelta(days=1)
     try:
         since = datetime.fromisoformat(raw)
-    except ValueError:
-        raise APIError(400, "bad_request", "since must be an ISO-8601 time") from None
-    return since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+        # In UTC, as the columns hold it (SQLite compares the text); out of range there is a 400.
+        return since.astimezone(timezone.utc) if since.tzinfo else since.replace(tzinfo=timezone.utc)
+    except (ValueError, OverflowError):
+        raise APIError(400, "bad_request", "since must be an ISO-8601 time within years 1 to 9999 "
+                       "in UTC") from None
 
 
 @bp.get("/stats")

@@ -20,6 +20,7 @@ from bridge.models import Agent, Base, Conversation, Message
 from tests.conftest import make_app
 from tests.factories import login, post_acme
 from tests.test_delivery_images import PNG
+from tests.test_metrics_daily import BAD_RANGES
 
 BIGINT = 2**63 - 1
 BEYOND_BIGINT = ["99999999999999999999", str(BIGINT + 1), "1" * 5000]
@@ -112,6 +113,8 @@ CASES: dict[tuple[str, str], list[Case]] = {
             "²⁰²⁴-01-01", "２０２４-01-01", "yesterday", "2024-13-01", "9999-12-31T23:59:59-23:59",
             "0001-01-01T00:00:00+14:00", "x" * 10_000, "2024-01-01\x00")],
     ],
+    **{(route, "GET"): [*TOKENS, *[Case(name, 400, query=query) for name, query in BAD_RANGES]]
+       for route in ("/api/v1/stats/daily", "/api/v1/stats/daily.csv")},
     ("/api/v1/conversations", "GET"): [
         *TOKENS, *page_cases(),
         *[Case(f"state={v[:12]!r}", 400, query={"state": v}) for v in ("²", "active\x00", "a" * 10_000, "ACTIVE")],

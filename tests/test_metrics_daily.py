@@ -1,7 +1,6 @@
 """The metrics page's daily figures: each definition pinned by a table without a database, then
-GET /api/v1/stats/daily (JSON and CSV) on SQLite and PostgreSQL — days are the shop's
-(Asia/Shanghai), a conversation two agents served counts once for the shop, another shop's
-rows never show, and bad ranges are a 400 in the API's error shape."""
+GET /api/v1/stats/daily (JSON, CSV) on SQLite and PostgreSQL: the shop's days (Asia/Shanghai),
+never another shop's rows, and a bad range a 400 in the API's error shape."""
 from __future__ import annotations
 
 import ast
@@ -179,8 +178,7 @@ class Story:
                            responded_by=self.agents[username], response_seconds=seconds, created_at=asked))
 
 
-@pytest.fixture
-def story(app, shop):
+def tell_story(app) -> None:
     """Around D's midnight in Shanghai: bob serves, transfers to alice; the other shop's mallory
     works the same hours."""
     with db.new_session(app) as s:
@@ -204,6 +202,11 @@ def story(app, shop):
         other.stint(m, 1, "mallory", "route", at("16:30:00"), at("16:31:00"))
         other.answered(m, "mallory", at("16:31:00"), 999)
         s.commit()
+
+
+@pytest.fixture
+def story(app, shop):
+    tell_story(app)
 
 
 def test_a_day_in_shanghai_for_the_shop_and_each_agent(client, story):

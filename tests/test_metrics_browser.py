@@ -136,3 +136,12 @@ def test_an_agent_is_told_the_page_is_for_admins(browser, site):  # noqa: F811
     expect(page.locator("section[aria-label=全店] tbody tr")).to_have_count(0)
     assert problems == [f"403 {site.base}/api/v1/stats/daily{RANGE}"]
     context.close()
+
+
+def test_without_a_range_the_page_shows_the_last_seven_days(browser, site):  # noqa: F811
+    context, page, problems = opened(browser, site, "alice", "/inbox/metrics")
+    expect(page.locator("section[aria-label=全店] tbody tr")).to_have_count(7)
+    expect(page.locator("input[name=to]")).to_have_value(datetime.now(SHANGHAI).date().isoformat())
+    expect(page.locator("button[data-days='7']")).to_have_attribute("aria-pressed", "true")
+    assert problems == []
+    context.close()

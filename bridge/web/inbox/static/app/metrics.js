@@ -78,12 +78,12 @@ root.replaceChildren(
 async function load(from, to) {
   if (from && to && from > to) return say("开始日期不能晚于结束日期", true);
   if (from && to && dayCount(from, to) > MAX_DAYS) return say(`最多查询 ${MAX_DAYS} 天`, true);
-  const query = from && to ? `?from=${from}&to=${to}` : "";
+  const query = new URLSearchParams(Object.entries({ from, to }).filter(([, day]) => day)).toString();
   say("加载中…");
   root.setAttribute("aria-busy", "true");
   try {
-    const body = await api("GET", "/stats/daily" + query);
-    if (!query) today = body.to; // the default range ends today, in the shop's time zone
+    const body = await api("GET", "/stats/daily" + (query ? "?" + query : ""));
+    if (!to) today = body.to; // without `to` the range ends today, in the shop's time zone
     show(body);
     say("");
   } catch (err) {

@@ -1,6 +1,6 @@
 """Who is asking: an agent's password login, and the signed token that stands for the login
-afterwards. One module for every web face: the API's Bearer tokens now, the inbox's cookie
-session next (the cookie carries the same token).
+afterwards. One module for every web face: the API's Bearer tokens and the inbox's cookie
+session (bridge/web/session.py) carry the same tokens.
 
 Each login is a row (accounts/models.py) that the token names. A token is refused once it
 expires, once its login is signed out (that login only: the agent's other clients stay in),
@@ -20,6 +20,9 @@ from bridge.accounts.passwords import verify_password
 from bridge.models import Agent, Shop
 
 SALT = "kefu-agent-api"
+# A username in more shops than this is a generic one ("admin", "客服1"), not one person's
+# stores: the shops past it are not tried, so a login costs at most this many argon2 checks.
+MOST_SHOPS = 20
 
 
 def authenticate(session: Session, shop_key: str, username: str, password: str) -> Agent | None:
@@ -28,6 +31,26 @@ def authenticate(session: Session, shop_key: str, username: str, password: str) 
         select(Agent).join(Shop, Shop.id == Agent.shop_id)
         .where(Shop.key == shop_key, Agent.username == username, Agent.active.is_(True)))
     if not verify_password(agent.password_hash if agent else None, password):
+        return None
+    return agent
+
+
+def same_person_elsewhere(session: Session, agent: Agent, password: str) -> list[tuple[Agent, Shop]]:
+    """The active agents of other shops with AGENT's username whose password is PASSWORD too:
+    one person serving several stores, who signs in once and switches (web/inbox). Each is
+    checked with the same argon2 verification as a login, by shop id order, MOST_SHOPS at most."""
+    rows = session.execute(
+        select(Agent, Shop).join(Shop, Shop.id == Agent.shop_id)
+        .where(Agent.username == agent.username, Agent.id != agent.id, Agent.active.is_(True))
+        .order_by(Shop.id).limit(MOST_SHOPS)).all()
+    return [(other, shop) for other, shop in rows if verify_password(other.password_hash, password)]
+
+
+def vouched_agent(session: Session, agent_id: object, version: object) -> Agent | None:
+    """The agent a signed claim names (a token, an inbox session's other shops), while it is
+    active and its password unchanged since the claim was made (its token_version)."""
+    agent = session.get(Agent, agent_id) if isinstance(agent_id, int) else None
+    if agent is None or not agent.active or agent.token_version != version:
         return None
     return agent
 
@@ -51,8 +74,8 @@ def login_for_token(session: Session, secret: str, token: str, max_age: int) -> 
         return None
     if not isinstance(claims, dict) or not isinstance(claims.get("a"), int) or not isinstance(claims.get("l"), str):
         return None  # a token from before logins were rows names none: log in again
-    agent = session.get(Agent, claims["a"])
-    if agent is None or not agent.active or agent.token_version != claims.get("v"):
+    agent = vouched_agent(session, claims["a"], claims.get("v"))
+    if agent is None:
         return None
     login = session.get(Login, (agent.shop_id, claims["l"]))
     return login if login is not None and login.agent_id == agent.id else None

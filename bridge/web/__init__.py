@@ -1,30 +1,19 @@
-"""The web faces, one blueprint each with its own error handlers: the channels' webhooks and
-the agent API (the inbox and the widget come next)."""
+"""The web faces, one blueprint each with its own error handlers: the channels' webhooks, the
+agent API and the agent inbox (the widget comes next)."""
 from __future__ import annotations
 
 from flask import Flask, Response, request
-from flask.sessions import SessionInterface
 from werkzeug.exceptions import HTTPException
 
 from bridge.demo import views as demo
-from bridge.web import api, hooks
+from bridge.web import api, hooks, inbox
+from bridge.web.session import InboxSessions
 
-FACES = (hooks, api, demo)
-
-
-class NoCookieSessions(SessionInterface):
-    """Agents sign in with bearer tokens and WeChat with signatures: nothing uses Flask's
-    cookie session, so no request opens (and verifies the signature of) one."""
-
-    def open_session(self, app, request):
-        return self.make_null_session(app)
-
-    def save_session(self, app, session, response) -> None:
-        return None
+FACES = (hooks, api, inbox, demo)
 
 
 def init_app(app: Flask) -> None:
-    app.session_interface = NoCookieSessions()
+    app.session_interface = InboxSessions()  # the inbox's cookie; no other face opens one
     for face in FACES:
         app.register_blueprint(face.bp)
 

@@ -1,5 +1,7 @@
-"""POST /auth/login and /auth/logout, and the Bearer token every other call carries
-(accounts/login.py); every call with a token is its client heard from (accounts/presence.py)."""
+"""POST /auth/login and /auth/logout, and who is asking on every other call: a Bearer token
+(accounts/login.py), or the inbox's cookie session naming the same kind of token — with the
+page's CSRF token on unsafe methods (web/csrf.py). Every call with a token is its client heard
+from (accounts/presence.py)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -13,6 +15,8 @@ from bridge.accounts.models import Login
 from bridge.infra import db
 from bridge.models import Agent
 from bridge.visibility import Viewer
+from bridge.web import csrf
+from bridge.web import session as inbox_session
 from bridge.web.api.errors import APIError
 from bridge.web.api.shapes import agent_json, json_body
 
@@ -56,13 +60,19 @@ def current_viewer() -> Viewer:
 def login_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
+        header = request.headers.get("Authorization")
+        if header is not None and not header.startswith("Bearer "):
             raise APIError(401, "unauthorized", "a Bearer token is required")
-        login = login_for_token(db.session(), current_app.config["SECRET_KEY"], header[7:],
+        token = header[7:] if header is not None else inbox_session.current_token()
+        if token is None:
+            raise APIError(401, "unauthorized", "a Bearer token (or the inbox's signed-in session) is required")
+        login = login_for_token(db.session(), current_app.config["SECRET_KEY"], token,
                                 current_app.config["TOKEN_MAX_AGE"])
         if login is None:
             raise APIError(401, "unauthorized", "the token is invalid, expired, signed out or no longer valid")
+        if header is None and request.method not in csrf.SAFE_METHODS and not csrf.valid(request.headers.get(csrf.HEADER)):
+            raise APIError(403, "csrf_failed", f"the session cookie needs the page's CSRF token ({csrf.HEADER}) "
+                                               "on this method; reload the page")
         g.login, g.agent = login, login.agent
         presence.heard_from(db.session(), login, datetime.now(UTC), presence.timeout())
         return view(*args, **kwargs)

@@ -76,9 +76,10 @@ def logout() -> Response:
     """Ends the session's login (the agent's other clients stay in) and the session."""
     if not csrf.valid(request.form.get(csrf.FIELD)):
         return refused(403, "页面已过期，请刷新后再退出。")
+    shop_key = inbox_session.current_shop()
     _leave(session_login())
     inbox_session.end()
-    return to_inbox()
+    return redirect(url_for("inbox.pages.home", shop=shop_key), 303)  # the form names the shop again
 
 
 @bp.post("/shop")

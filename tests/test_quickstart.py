@@ -81,8 +81,9 @@ def make_run(tmp_path):
 def test_the_readme_quick_start_works_as_written(make_run):
     project, port, banner = make_run
     base = f"http://127.0.0.1:{port}"
-    assert f"{base}/demo/shopper/demo-oa" in banner
-    assert "demo / alice / alice-demo-pass" in banner
+    assert banner.index(f"{base}/inbox/") < banner.index("demo / alice / alice-demo-pass") < banner.index(
+        f"{base}/demo/shopper/demo-oa")  # the inbox and its logins first, then the shopper's page
+    assert 'name="password"' in requests.get(f"{base}/inbox/", timeout=5).text
     commands = [c.replace("localhost:8000", f"localhost:{port}").replace("127.0.0.1:8000", f"127.0.0.1:{port}")
                 for c in readme_commands()]
     script = "set -euo pipefail\n" + f"\nsleep {PAUSE}\n".join(commands)

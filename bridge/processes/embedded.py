@@ -30,7 +30,17 @@ def run_embedded(app: Flask, host: str, port: int, demo_file: str | None) -> Non
 
 
 def banner(app: Flask, base: str, demo_file: str | None) -> str:
-    lines = ["", "kefu-bridge is running (embedded: SQLite + in-process Redis, web + worker)", ""]
+    """What `make run` prints: the inbox and its logins first (where a person starts), then
+    the demo shopper's page, the webhooks and the API."""
+    demo = Path(demo_file) if demo_file else None
+    shops = json.loads(demo.read_text(encoding="utf-8"))["shops"] if demo and demo.exists() else []
+    lines = ["", "kefu-bridge is running (embedded: SQLite + in-process Redis, web + worker)", "",
+             "Agent inbox: open it in a browser and log in", f"  {base}/inbox/"]
+    if shops:
+        lines.append("Demo logins (shop / username / password):")
+        lines += [f"  {shop['key']} / {agent['username']} / {agent['password']}  ({agent.get('role', 'agent')})"
+                  for shop in shops for agent in shop.get("agents", [])]
+    lines.append("")
     with db.new_session(app) as session:
         sandboxes = [ch.key for ch in session.scalars(select(Channel).where(Channel.enabled.is_(True))
                                                      .order_by(Channel.id))
@@ -46,19 +56,12 @@ def banner(app: Flask, base: str, demo_file: str | None) -> str:
                 kind = registry.KINDS.get(ch.kind)
                 if kind is not None and registry.served(kind.segment) is kind:
                     lines.append(f"  {ch.kind:10} {base}/hooks/{kind.segment}/{ch.key}")
-    lines += ["", f"Agent API   {base}/api/v1  (POST /api/v1/auth/login)"]
-    if demo_file and Path(demo_file).exists():
-        lines.append("Demo logins (shop / username / password):")
-        for shop in json.loads(Path(demo_file).read_text(encoding="utf-8"))["shops"]:
-            for agent in shop.get("agents", []):
-                lines.append(f"  {shop['key']} / {agent['username']} / {agent['password']}"
-                             f"  ({agent.get('role', 'agent')})")
-        tryable = next((c for s in json.loads(Path(demo_file).read_text(encoding="utf-8"))["shops"]
-                        for c in s.get("channels", [])
-                        if registry.KINDS.get(c["kind"]) and registry.KINDS[c["kind"]].simulator), None)
-        if tryable:
-            segment = registry.get(tryable["kind"]).segment
-            lines.append("Try it:")
-            lines.append(f"  .venv/bin/flask --app wsgi simulate {segment} {tryable['key']} demo-openid 发货 --url {base}")
+    lines += ["", f"Agent API   {base}/api/v1  (POST /api/v1/auth/login, the same logins)"]
+    tryable = next((c for s in shops for c in s.get("channels", [])
+                    if registry.KINDS.get(c["kind"]) and registry.KINDS[c["kind"]].simulator), None)
+    if tryable:
+        segment = registry.get(tryable["kind"]).segment
+        lines.append("Try it:")
+        lines.append(f"  .venv/bin/flask --app wsgi simulate {segment} {tryable['key']} demo-openid 发货 --url {base}")
     lines.append("")
     return "\n".join(lines)

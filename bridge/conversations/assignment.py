@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bridge.accounts import presence
 from bridge.conversations import notices
+from bridge.conversations.places import drain_order as _drain_order
 from bridge.delivery import NOTICE_RESERVE
 from bridge.effects import Effects
 from bridge.events import names, payloads
@@ -157,11 +158,6 @@ def release_stint(session: Session, conversation_id: int, now: datetime, reason:
 QUEUE_PAGE = 200
 
 
-def _drain_order(order: str) -> tuple:
-    keys = (Conversation.queued_at, Conversation.id)
-    return tuple(k.desc() for k in keys) if order == "lifo" else keys
-
-
 def _queue_rows(session: Session, shop: Shop, order: str, skip: int, limit: int, unrouted: bool = False):
     """Waiting conversations in drain order, a page at a time."""
     query = (select(Conversation, Customer).join(Customer, Customer.id == Conversation.customer_id)
@@ -272,15 +268,6 @@ def _pending_notices(session: Session, conversation_ids: list[int]) -> dict[int,
         .where(Message.conversation_id.in_(conversation_ids), Message.sender == "system",
                Message.delivery.in_(("pending", "sending")))
         .group_by(Message.conversation_id)).all())
-
-
-def queue_places(session: Session, shop: Shop) -> dict[int, int]:
-    """Every waiting conversation's 1-based place in the shop's drain order (for lists)."""
-    order = shop.settings.get("queue_order", "fifo")
-    ids = session.scalars(select(Conversation.id).where(
-        Conversation.shop_id == shop.id, Conversation.state.in_(WAITING_STATES))
-        .order_by(*_drain_order(order))).all()
-    return {cid: place for place, cid in enumerate(ids, 1)}
 
 
 def _position(session: Session, shop: Shop, conversation: Conversation, order: str) -> int:

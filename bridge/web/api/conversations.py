@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from bridge import delivery
 from bridge.channels import registry
-from bridge.conversations import assignment, lifecycle
+from bridge.conversations import lifecycle, places
 from bridge.effects import Effects
 from bridge.events import names, payloads
 from bridge.infra import db
@@ -78,11 +78,11 @@ def _rows(conversations: list[Conversation]) -> list[dict]:
     """Conversations as a list shows them: with the last message, the unanswered count and,
     for a shopper waiting for an agent, the place in the shop's queue."""
     last, waiting = _last_messages(conversations), _unanswered(conversations)
-    places = {}
+    queue = {}
     if any(c.state in WAITING_STATES for c in conversations):
-        places = assignment.queue_places(db.session(), db.session().get(Shop, conversations[0].shop_id))
+        queue = places.queue_places(db.session(), db.session().get(Shop, conversations[0].shop_id))
     return [{**conversation_json(c), "last_message": last.get(c.id), "unanswered": waiting.get(c.id, 0),
-             "queue_position": places.get(c.id)} for c in conversations]
+             "queue_position": queue.get(c.id)} for c in conversations]
 
 
 def _last_messages(conversations: list[Conversation]) -> dict[int, dict]:

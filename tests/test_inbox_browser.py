@@ -13,7 +13,6 @@ from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from bridge.infra import db
-from tests.browser import browser  # noqa: F401  (the fixture)
 from tests.conftest import make_app
 from tests.factories import load_shop, shop_doc
 from tests.live import free_port
@@ -73,7 +72,8 @@ def test_an_agent_signs_in_switches_shop_and_signs_out(browser, inbox):  # noqa:
     assert page.evaluate("document.cookie") == ""  # scripts cannot read it
 
     # The page's own script runs (no inline script: CSP), and follows the agent's status.
-    page.evaluate("""window.dispatchEvent(new CustomEvent("inbox:agent", {detail: {status: "online"}}))""")
+    expect(page.locator("body[data-ready=true]")).to_have_count(1)  # the inbox's script is running
+    page.select_option("select[name=status]", "online")
     expect(page.locator(".agent-status")).to_have_text("在线")
     assert page.evaluate(PATCH_ME, False) == [403, "csrf_failed"]
     assert page.evaluate(PATCH_ME, True) == [200, "ok"]

@@ -13,3 +13,5 @@ window.addEventListener("inbox:agent", (event) => {
     shown.textContent = STATUS_WORDS[status];
   }
 });
+
+import "./app/main.js";

@@ -1,0 +1,121 @@
+// The shopper panel beside the chat: channel and entry context, first and last seen, the
+// exclusive agent, tags (the shop's vocabulary), notes (several, by agent, timestamped), the
+// conversations this shopper had with the shop, and the orders area (shop data comes later).
+
+import { api } from "./api.js";
+import { el, time } from "./dom.js";
+
+export class ShopperPanel {
+  constructor(root, me, { back, openConversation }) {
+    this.root = root;
+    this.me = me;
+    this.back = back;
+    this.openConversation = openConversation;
+    this.customerId = null;
+    this.root.replaceChildren(el("p", { class: "empty" }, "打开会话后在这里查看顾客信息"));
+  }
+
+  async show(row) {
+    const id = row.customer.id;
+    this.customerId = id;
+    this.row = row;
+    const [customer, notes, tags, history] = await Promise.all([
+      api("GET", `/customers/${id}`).catch(() => null),
+      api("GET", `/customers/${id}/notes`).catch(() => ({ items: [] })),
+      api("GET", "/tags").catch(() => ({ items: [] })),
+      api("GET", `/customers/${id}/conversations`).catch(() => ({ items: [] })),
+    ]);
+    if (this.customerId !== id) return; // another conversation was opened meanwhile
+    this.render(customer, notes.items, tags.items, history.items);
+  }
+
+  refresh() {
+    if (this.row) this.show(this.row);
+  }
+
+  render(customer, notes, shopTags, history) {
+    const row = this.row;
+    const c = customer || row.customer;
+    const entry = (customer && customer.entry) || {};
+    const fields = [
+      ["渠道", row.channel.kind === "wechat_oa" ? `公众号（${row.channel.key}）` : row.channel.key],
+      ["openid", c.external_id],
+      ["来源场景", entry.scene || "—"],
+      ["菜单", entry.menu || "—"],
+      ["商品", entry.product || "—"],
+      ["订单", entry.order || "—"],
+      ["首次访问", customer ? time(customer.first_seen_at) : "—"],
+      ["最近访问", customer ? time(customer.last_seen_at) : "—"],
+      ["专属客服", customer && customer.exclusive_agent ? customer.exclusive_agent.name : "未设置"],
+    ];
+    const own = new Set(((customer && customer.tags) || []).map((t) => t.id));
+    this.root.replaceChildren(
+      el("header", { class: "panel-head" },
+         el("button", { type: "button", class: "back", "aria-label": "返回会话", onclick: () => this.back() }, "‹"),
+         el("strong", {}, "顾客信息")),
+      el("dl", { class: "facts" }, ...fields.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
+      this.exclusive(customer),
+      el("section", { class: "tags" }, el("h3", {}, "标签"),
+         el("div", { class: "chips" }, ...shopTags.map((tag) => el("button", {
+           type: "button", class: "chip", "aria-pressed": String(own.has(tag.id)), "data-tag": tag.name,
+           onclick: () => this.toggleTag(tag, own.has(tag.id)) }, tag.name))),
+         shopTags.length ? "" : el("p", { class: "muted" }, "店铺还没有标签（管理员可添加）"),
+         this.me.role === "admin" ? this.newTagForm() : ""),
+      el("section", { class: "notes" }, el("h3", {}, "备注"), this.noteForm(),
+         el("ul", {}, ...notes.map((n) => el("li", { "data-note-id": String(n.id) },
+           el("p", {}, n.text), el("small", {}, `${n.agent ? n.agent.name : ""} · ${time(n.created_at)}`),
+           (n.agent && n.agent.username === this.me.username) || this.me.role === "admin"
+             ? el("button", { type: "button", class: "link", onclick: () => this.deleteNote(n) }, "删除") : "")))),
+      el("section", { class: "history" }, el("h3", {}, `历史会话（${history.length}）`),
+         el("ul", {}, ...history.map((h) => el("li", {},
+           el("button", { type: "button", class: "link", onclick: () => this.openConversation(h.id) },
+              `${time(h.created_at)} · ${h.agent ? h.agent.name : "机器人"} · ${h.state === "ended" ? "已结束" : "进行中"}`))))),
+      el("section", { class: "orders" }, el("h3", {}, "订单与商品"),
+         el("p", { class: "muted" }, "尚未接入店铺数据：接入后这里显示顾客的订单、商品搜索和优惠券。")),
+    );
+  }
+
+  exclusive(customer) {
+    if (this.me.role !== "admin" || !customer) return "";
+    const input = el("input", { name: "exclusive", placeholder: "客服用户名（留空取消）", value: customer.exclusive_agent ? customer.exclusive_agent.username : "" });
+    return el("form", { class: "inline", onsubmit: async (e) => {
+      e.preventDefault();
+      await this.run(() => api("PUT", `/customers/${this.customerId}/exclusive-agent`, { agent: input.value.trim() || null }));
+    } }, input, el("button", { type: "submit" }, "设为专属"));
+  }
+
+  noteForm() {
+    const text = el("textarea", { name: "note", rows: "2", placeholder: "添加备注（仅客服可见）", maxlength: "1000" });
+    return el("form", { class: "note-form", onsubmit: async (e) => {
+      e.preventDefault();
+      if (!text.value.trim()) return;
+      await this.run(() => api("POST", `/customers/${this.customerId}/notes`, { text: text.value.trim() }));
+    } }, text, el("button", { type: "submit" }, "保存备注"));
+  }
+
+  newTagForm() {
+    const name = el("input", { name: "tag", placeholder: "新标签", maxlength: "20" });
+    return el("form", { class: "inline", onsubmit: async (e) => {
+      e.preventDefault();
+      if (!name.value.trim()) return;
+      await this.run(() => api("POST", "/tags", { name: name.value.trim() }));
+    } }, name, el("button", { type: "submit" }, "添加"));
+  }
+
+  toggleTag(tag, has) {
+    return this.run(() => api(has ? "DELETE" : "PUT", `/customers/${this.customerId}/tags/${tag.id}`));
+  }
+
+  deleteNote(note) {
+    return this.run(() => api("DELETE", `/customers/${this.customerId}/notes/${note.id}`));
+  }
+
+  async run(call) {
+    try {
+      await call();
+    } catch (err) {
+      alert(err.message);
+    }
+    this.refresh();
+  }
+}

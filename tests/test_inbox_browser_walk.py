@@ -1,0 +1,155 @@
+"""The agent inbox in a real browser: a shopper writes through the signed Official Account
+webhook and appears live in the agent's 我的 with a countdown; the reply reaches the fake
+WeChat API and shows 已发送; a double click sends one message; the phone layout shows one view
+at a time. Screenshots go to the folder the test prints. (Still to come, issue 11: 45015's
+reason, a network drop, transfer, notes and tags, end and rating — see the closing note.)
+"""
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import expect
+from rq.timeouts import TimerDeathPenalty
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from bridge.infra import db, tasks
+from bridge.models import Message
+from tests.conftest import make_app
+from tests.factories import BurstWorker, load_shop, shop_doc, signed, text_xml
+from tests.live import free_port
+
+SETTINGS = {"routing": "least_load", "rating_on_end": True,
+            "welcome_message": "您好，我是{agent}，请问有什么可以帮您？"}
+SHOTS = Path(tempfile.gettempdir()) / "kefu-inbox-screens"
+
+
+class ThreadWorker(BurstWorker):
+    """A burst worker that runs outside the main thread: signals are the main thread's, so no
+    handlers, and a job's time limit kept by a timer instead of SIGALRM."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self):
+        pass
+
+
+class Jobs(threading.Thread):
+    """The workers' part, in the test process: queued jobs run a few times a second."""
+
+    def __init__(self, app):
+        super().__init__(daemon=True)
+        self.app, self.stopped = app, threading.Event()
+
+    def run(self):
+        queues = tasks.worker_queues(self.app)
+        with self.app.app_context():
+            while not self.stopped.is_set():
+                ThreadWorker(queues, connection=self.app.extensions["redis"]).work(burst=True, with_scheduler=True)
+                self.stopped.wait(0.2)
+
+
+@pytest.fixture
+def inbox(pg_url, real_redis_url, fake_wechat):
+    port = free_port()
+    app = make_app(pg_url, real_redis_url, fake_wechat.url)
+    load_shop(app, shop_doc(settings=SETTINGS))
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    jobs = Jobs(app)
+    jobs.start()
+    SHOTS.mkdir(exist_ok=True)
+    print(f"\nscreenshots: {SHOTS}")
+    app.base = f"http://127.0.0.1:{port}"
+    yield app
+    jobs.stopped.set()
+    jobs.join(5)
+    server.shutdown()
+    db.dispose(app)
+
+
+def shopper_writes(app, openid: str, text: str, msg_id: int | None = None) -> None:
+    args, body = signed("acmetoken", text_xml(openid, text, **({"msg_id": msg_id} if msg_id else {})))
+    assert requests.post(f"{app.base}/hooks/wechat-oa/acme-oa", params=args, data=body, timeout=5).status_code == 200
+
+
+def signed_in(browser, app, username: str, width: int = 1280, height: int = 800):  # noqa: F811
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(app.base + "/inbox/")
+    page.fill("input[name=shop]", "acme")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", f"{username}-password")
+    page.press("input[name=password]", "Enter")
+    expect(page.locator("body[data-ready=true]")).to_have_count(1)
+    return context, page
+
+
+def go_online(page) -> None:
+    page.select_option("select[name=status]", "online")
+    expect(page.locator("select[name=status]")).to_have_attribute("data-status", "online")
+
+
+def stored(app, text: str) -> int:
+    with db.new_session(app) as s:
+        return s.scalar(select(func.count()).select_from(Message).where(Message.text == text))
+
+
+def test_two_agents_work_a_shift(browser, inbox, fake_wechat):  # noqa: F811
+    fake = fake_wechat
+    bob_ctx, bob = signed_in(browser, inbox, "bob")
+    alice_ctx, alice = signed_in(browser, inbox, "alice")
+    go_online(bob)
+
+    # A shopper writes: bob's 我的 shows it without a reload, with a countdown.
+    shopper_writes(inbox, "o-walk", "你好，这件衣服有M码吗")
+    row = bob.locator(".row", has_text="o-walk")
+    expect(row).to_be_visible()
+    expect(bob.locator("[data-tab=mine] .count")).to_have_text("1")
+    expect(row.locator(".timer")).not_to_have_text("")
+    row.click()
+    expect(bob.locator(".msg.from-customer", has_text="这件衣服有M码吗")).to_have_count(1)
+    bob.screenshot(path=str(SHOTS / "1-chat.png"))
+
+    # A reply: the composer empties, the message goes 发送中 → 已发送 once WeChat has it.
+    bob.fill("textarea[name=text]", "亲，有的，M码还有货")
+    bob.press("textarea[name=text]", "Enter")
+    expect(bob.locator("textarea[name=text]")).to_have_value("")
+    sent = bob.locator(".msg.from-agent", has_text="M码还有货")
+    expect(sent).to_have_attribute("data-delivery", "sent")
+    expect(sent).to_contain_text("已发送")
+    assert any(m.get("text", {}).get("content") == "亲，有的，M码还有货" for m in fake.sent("o-walk"))
+
+    # A double click sends one message.
+    bob.fill("textarea[name=text]", "双击只发一条")
+    bob.dblclick("button.send")
+    expect(bob.locator(".msg.from-agent", has_text="双击只发一条")).to_have_count(1)
+    time.sleep(0.5)
+    expect(bob.locator(".msg.from-agent", has_text="双击只发一条")).to_have_count(1)
+    assert stored(inbox, "双击只发一条") == 1
+
+    bob_ctx.close()
+    alice_ctx.close()
+
+
+def test_the_phone_layout_is_one_view_at_a_time(browser, inbox):  # noqa: F811
+    context, phone = signed_in(browser, inbox, "bob", width=390, height=844)
+    go_online(phone)
+    shopper_writes(inbox, "o-phone", "手机上看得到吗")
+    expect(phone.locator("[data-tab=mine] .count")).to_have_text("1", timeout=15_000)
+    phone.locator(".row", has_text="phone").click()  # a shopper without a nickname: the openid's tail
+    expect(phone.locator("#chat")).to_be_visible()
+    expect(phone.locator("#conversation-list")).to_be_hidden()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert phone.evaluate("getComputedStyle(document.querySelector('textarea[name=text]')).fontSize") == "16px"
+    phone.screenshot(path=str(SHOTS / "5-phone-chat.png"))
+    phone.click("#chat .back")
+    expect(phone.locator("#conversation-list")).to_be_visible()
+    phone.screenshot(path=str(SHOTS / "6-phone-list.png"))
+    context.close()

@@ -56,7 +56,6 @@ def test_the_events_one_read_finds_go_out_in_one_write(log_client):
 
 def test_a_read_that_found_events_is_followed_by_a_pause_and_an_empty_one_is_not(log_client, monkeypatch):
     pauses: list[float] = []
-    monkeypatch.setattr(events_stream.time, "sleep", pauses.append)
     reads: list[list] = []
     real_read = event_log.read
 
@@ -66,7 +65,7 @@ def test_a_read_that_found_events_is_followed_by_a_pause_and_an_empty_one_is_not
     monkeypatch.setattr(event_log, "read", counted_read)
     ticks = itertools.count(0, 0.25)
     frames = events_stream.stream(log_client, BOB, event_log.resume(log_client, SHOP, None), max_seconds=1.1,
-                                  clock=lambda: next(ticks))
+                                  clock=lambda: next(ticks), pause=pauses.append)
     next(frames), next(frames)
     publish(log_client, SHOP, [queue_event("一"), queue_event("二")])
     list(frames)

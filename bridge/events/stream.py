@@ -50,9 +50,11 @@ def stream(client: redis.Redis, viewer: Viewer, start: event_log.Resume,
            max_seconds: float | None = None,
            beat: Callable[[], bool] | None = None,
            gone: Callable[[], bool] = lambda: False,
-           clock: Callable[[], float] = time.monotonic) -> Iterator[str]:
+           clock: Callable[[], float] = time.monotonic,
+           pause: Callable[[float], None] = time.sleep) -> Iterator[str]:
     """SSE frames for one viewer from START until the client goes away (or max_seconds, for
-    tests). CLIENT's reads may wait WAIT_MS (its socket timeout must be longer)."""
+    tests, with their own CLOCK and PAUSE). CLIENT's reads may wait WAIT_MS (its socket timeout
+    must be longer)."""
     position = told = start.position
     started = last_beat = clock()
     yield f"retry: {RECONNECT_MS}\n: connected\n\n"
@@ -85,4 +87,4 @@ def stream(client: redis.Redis, viewer: Viewer, start: event_log.Resume,
             if beat is not None and not beat():
                 return
         if entries:
-            time.sleep(COALESCE_SECONDS)  # let the next events gather: one read for several
+            pause(COALESCE_SECONDS)  # let the next events gather: one read for several

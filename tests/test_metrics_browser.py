@@ -13,7 +13,6 @@ from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from bridge.infra import db
-from tests.browser import browser  # noqa: F401  (the fixture)
 from tests.conftest import make_app
 from tests.factories import load_shop, shop_doc
 from tests.live import free_port
@@ -42,7 +41,7 @@ def site(pg_database):
     db.dispose(app)
 
 
-def opened(browser, site, username: str, path: str):  # noqa: F811
+def opened(browser, site, username: str, path: str):
     """A browser signed in as USERNAME through the login form, then at PATH; what went wrong on
     the page is collected: script errors, CSP refusals, and answers of 400 or more by URL."""
     context = browser.new_context(viewport={"width": 1100, "height": 900}, locale="zh-CN", accept_downloads=True)
@@ -68,7 +67,7 @@ def cells(page, who: str, day: str) -> dict[str, str]:
     return {cell.get_attribute("data-field"): cell.inner_text() for cell in row.locator("td").all()}
 
 
-def test_an_admin_reads_the_figures_as_tables_and_a_chart(browser, site, tmp_path):  # noqa: F811
+def test_an_admin_reads_the_figures_as_tables_and_a_chart(browser, site, tmp_path):
     context, page, problems = opened(browser, site, "alice", "/inbox/metrics" + RANGE)
     shop_rows = page.locator("section[aria-label=全店] tbody tr")
     expect(shop_rows).to_have_count(3)
@@ -115,7 +114,7 @@ def test_an_admin_reads_the_figures_as_tables_and_a_chart(browser, site, tmp_pat
     context.close()
 
 
-def test_an_agent_gets_the_403_page(browser, site):  # noqa: F811
+def test_an_agent_gets_the_403_page(browser, site):
     context, page, problems = opened(browser, site, "bob", "/inbox/metrics" + RANGE)
     expect(page.locator(".notice")).to_have_text("数据报表仅管理员可查看。")
     assert page.locator("#metrics").count() == 0
@@ -123,7 +122,7 @@ def test_an_agent_gets_the_403_page(browser, site):  # noqa: F811
     context.close()
 
 
-def test_without_a_range_the_page_shows_the_last_seven_days(browser, site):  # noqa: F811
+def test_without_a_range_the_page_shows_the_last_seven_days(browser, site):
     context, page, problems = opened(browser, site, "alice", "/inbox/metrics")
     expect(page.locator("section[aria-label=全店] tbody tr")).to_have_count(7)
     expect(page.locator("input[name=to]")).to_have_value(datetime.now(SHANGHAI).date().isoformat())

@@ -126,3 +126,21 @@ def test_the_pure_deciders_touch_no_flask_database_session_or_redis():
         imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         assert not {m for m in imported if m.split(".")[0] in ("flask", "redis", "rq", "requests")
                     or m in ("bridge.infra.db", "sqlalchemy.orm")}, name
+
+
+
+def fixtures_of(path: Path) -> set[str]:
+    return {node.name for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.FunctionDef) and any("fixture" in ast.unparse(d) for d in node.decorator_list)}
+
+
+def test_tests_take_the_shared_fixtures_from_the_plugins_alone():
+    """tests/conftest.py loads tests.browser and tests.fake_wechat as plugins; a test module that
+    imports one of their fixtures again gets a second copy of it — for the browser, a second
+    playwright inside the first one's loop, which fails every browser test after it."""
+    plugins = {f"tests.{name}": fixtures_of(ROOT / "tests" / f"{name}.py") for name in ("browser", "fake_wechat")}
+    offenders = [f"{path.name}: {alias.name}" for path in (ROOT / "tests").glob("test_*.py")
+                 for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                 if isinstance(node, ast.ImportFrom) and node.module in plugins
+                 for alias in node.names if alias.name in plugins[node.module]]
+    assert plugins["tests.browser"] and offenders == []

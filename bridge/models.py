@@ -229,7 +229,8 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (Index("ix_messages_conversation", "conversation_id", "id"),
                       Index("ix_messages_delivery", "delivery", "updated_at"),
-                      Index("ix_messages_shop_created", "shop_id", "created_at"))
+                      Index("ix_messages_shop_created", "shop_id", "created_at"),
+                      Index("uq_messages_client", "conversation_id", "client_id", unique=True))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
@@ -240,9 +241,9 @@ class Message(Base):
     text: Mapped[str | None] = mapped_column(Text)
     media: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    external_id: Mapped[str | None] = mapped_column(String(128))
-    # Outbox: None for inbound messages and passive replies.
-    delivery: Mapped[str | None] = mapped_column(String(16))
+    external_id: Mapped[str | None] = mapped_column(String(128))  # the channel's (WeChat's MsgId)
+    client_id: Mapped[str | None] = mapped_column(String(64))  # an agent's page made it: one row per send
+    delivery: Mapped[str | None] = mapped_column(String(16))  # the outbox; None: inbound, passive replies
     error_code: Mapped[str | None] = mapped_column(String(32))
     error_message: Mapped[str | None] = mapped_column(String(500))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -253,8 +254,7 @@ class Message(Base):
     expects_reply: Mapped[bool | None] = mapped_column(Boolean)
     responded_at: Mapped[datetime | None]  # when an agent first answered it
     responded_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
-    # Seconds from the message, or from the agent's assignment if that came later (time in the
-    # queue or with another agent is not this agent's), to that answer.
+    # Seconds to that answer from the message, or from the agent's assignment if that came later.
     response_seconds: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -58,11 +58,12 @@ class Outcome:
 
 def create_outbound(session: Session, conversation: Conversation, sender: str, type_: str,
                     text: str | None, now: datetime, agent_id: int | None = None,
-                    media: dict | None = None, raw: dict | None = None) -> Message:
-    """A pending outbox row in the conversation; the caller commits, then enqueues."""
+                    media: dict | None = None, raw: dict | None = None, client_id: str | None = None) -> Message:
+    """A pending outbox row in the conversation; the caller commits, then enqueues. A CLIENT_ID
+    the conversation holds already is an IntegrityError at the flush."""
     message = Message(
         shop_id=conversation.shop_id, conversation_id=conversation.id, direction="out",
-        sender=sender, agent_id=agent_id, type=type_, text=text, media=media, raw=raw,
+        sender=sender, agent_id=agent_id, type=type_, text=text, media=media, raw=raw, client_id=client_id,
         delivery="pending", attempts=0, created_at=now, updated_at=now,
     )
     session.add(message)

@@ -101,12 +101,13 @@ def message_shape(row: Mapping[str, Any], agent: dict[str, str] | None) -> dict[
         "media_url": (f"/api/v1/conversations/{row['conversation_id']}/messages/{row['id']}/media"
                       if (media or {}).get("sha256") else None),
         "delivery": delivery,
+        "client_id": row.get("client_id"),  # the agent's page made it for this send (POST …/messages)
         "responded_at": iso(row["responded_at"]),
         "created_at": iso(row["created_at"]),
     }
 
 
-MESSAGE_FIELDS = ("id", "conversation_id", "direction", "sender", "type", "text", "media", "delivery",
+MESSAGE_FIELDS = ("id", "conversation_id", "direction", "sender", "type", "text", "media", "delivery", "client_id",
                   "error_code", "error_message", "attempts", "sent_at", "responded_at", "created_at")
 
 

@@ -1,6 +1,8 @@
 """The agent API: login, scope to the agent's shop, strict bodies, the reply outbox row."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
 from tests.factories import login, post_acme, post_oa, text_xml
@@ -66,6 +68,10 @@ def test_conversation_list_and_detail_carry_the_contract(client, queued_id):
     assert item["queued_at"].endswith("+00:00") and item["assigned_at"] is None
     detail = client.get(f"/api/v1/conversations/{conversation_id}", headers=headers).get_json()
     assert detail.pop("metrics") == {"answered": 0, "answered_within_3min": 0, "response_rate_3min": None}
+    window = detail.pop("send_window")  # the shopper wrote just now: WeChat's 48 hours and 5 messages
+    assert window["open"] is True and window["sends_left"] == 5
+    hours_left = (datetime.fromisoformat(window["closes_at"]) - datetime.now(timezone.utc)).total_seconds() / 3600
+    assert 47.9 < hours_left <= 48
     assert detail == item
     assert client.get("/api/v1/conversations?state=ended", headers=headers).get_json()["items"] == []
     assert client.get("/api/v1/conversations?state=queued", headers=headers).get_json()["items"] == [item]

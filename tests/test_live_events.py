@@ -74,8 +74,8 @@ def heard(desk: Desk):
 
 def shown(desk: Desk, cid: int) -> dict:
     """The conversation as GET /conversations/<id> gives it, without what a client keeps from
-    the messages themselves (last message, unanswered count, response figures)."""
-    extras = ("last_message", "unanswered", "queue_position", "metrics")
+    the messages themselves (last message, unanswered count, response figures, send window)."""
+    extras = ("last_message", "unanswered", "queue_position", "metrics", "send_window")
     return {k: v for k, v in desk.get(cid).items() if k not in extras}
 
 
@@ -84,11 +84,12 @@ def as_listed(desk: Desk, cid: int, message_id: int) -> dict:
 
 
 def no_internal_ids(event: Event) -> None:
-    """Agents and groups by username and key: no `agent_id`, `to_agent: 7`, … anywhere."""
+    """Agents and groups by username and key: no `agent_id`, `to_agent: 7`, … anywhere (a message's
+    `client_id` is the page's own id for a send, not a row's)."""
     def walk(value: Any, path: str) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
-                assert key in ("conversation_id", "external_id") or not key.endswith("_id"), f"{path}.{key}"
+                assert key in ("conversation_id", "external_id", "client_id") or not key.endswith("_id"), f"{path}.{key}"
                 walk(item, f"{path}.{key}")
     walk({k: v for k, v in event.items() if k != "audience"}, event["type"])
     for key in ("to_agent", "from_agent", "to_group"):

@@ -1,35 +1,29 @@
 """Conversations and their messages, scoped to the agent's shop."""
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 
-from flask import Blueprint, jsonify, request, send_file
+from flask import Blueprint, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from bridge import delivery
 from bridge.channels import registry
 from bridge.conversations import lifecycle, places
-from bridge.effects import Effects
-from bridge.events import names, payloads
 from bridge.infra import db
-from bridge.inputs import BIGINT_MAX, cleaned
-from bridge.media import images, store
+from bridge.inputs import BIGINT_MAX
 from bridge.models import CONVERSATION_STATES, WAITING_STATES, Agent, Conversation, Group, Message, Shop
 from bridge.shapes import conversation_json, iso, message_json
-from bridge.visibility import audience, conversation_filter, sees_conversation
+from bridge.visibility import conversation_filter, sees_conversation
 from bridge.web.api.auth import current_agent, current_viewer, login_required
 from bridge.web.api.errors import APIError, invalid, not_found
 from bridge.web.api.shapes import int_arg, json_body
 
 bp = Blueprint("conversations", __name__)
 
-MAX_TEXT = 2000
 MAX_KEY = 64  # an agent's username, a group's key (bridge/models.py)
 
 
-def _conversation(conversation_id: int) -> Conversation:
+def visible(conversation_id: int) -> Conversation:
     """The conversation if the agent may see it; another shop's id is simply not found."""
     viewer = current_viewer()
     c = db.session().get(Conversation, conversation_id)
@@ -42,7 +36,7 @@ def _conversation(conversation_id: int) -> Conversation:
 
 def _own(conversation_id: int, verb: str) -> Conversation:
     """A conversation the agent serves (or any, for an admin) — to reply, transfer, end, rate."""
-    c, agent = _conversation(conversation_id), current_agent()
+    c, agent = visible(conversation_id), current_agent()
     if c.agent_id != agent.id and agent.role != "admin":
         raise APIError(403, "forbidden", f"only the conversation's agent or an admin can {verb} it")
     return c
@@ -111,8 +105,24 @@ def _unanswered(conversations: list[Conversation]) -> dict[int, int]:
 @bp.get("/conversations/<id:conversation_id>")
 @login_required
 def get_conversation(conversation_id: int):
-    c = _conversation(conversation_id)
-    return jsonify({**_rows([c])[0], "metrics": _metrics(c)})
+    c = visible(conversation_id)
+    return jsonify({**_rows([c])[0], "metrics": _metrics(c), "send_window": _send_window(c)})
+
+
+def _send_window(c: Conversation) -> dict | None:
+    """What the channel still lets the bridge send this shopper (FACTS.md §2), as the composer
+    shows it: None where the channel sets no window. Replies stored but not yet sent will
+    spend slots too, so they are counted off here; a notice the bridge sends may still take
+    one before the agent's next reply does."""
+    if registry.get(c.channel.kind).capabilities.send_window is None:
+        return None
+    customer, moment = c.customer, now()
+    closes_at = customer.window_expires_at
+    queued = db.session().scalar(select(func.count()).select_from(Message).where(
+        Message.conversation_id == c.id, Message.direction == "out", Message.delivery == "pending"))
+    is_open = closes_at is not None and closes_at > moment
+    return {"open": is_open and customer.window_quota > 0, "closes_at": iso(closes_at) if is_open else None,
+            "sends_left": max(0, customer.window_quota - queued) if is_open else 0}
 
 
 def _metrics(c: Conversation) -> dict:
@@ -129,7 +139,7 @@ def _metrics(c: Conversation) -> dict:
 @bp.get("/conversations/<id:conversation_id>/messages")
 @login_required
 def list_messages(conversation_id: int):
-    c = _conversation(conversation_id)
+    c = visible(conversation_id)
     limit = int_arg("limit", 100, 1, 500)
     before = int_arg("before", None, 1, BIGINT_MAX)
     query = (select(Message).options(joinedload(Message.agent))
@@ -141,47 +151,10 @@ def list_messages(conversation_id: int):
     return jsonify({"items": [message_json(m) for m in items]})
 
 
-@bp.post("/conversations/<id:conversation_id>/messages")
-@login_required
-def post_message(conversation_id: int):
-    c = _conversation(conversation_id)
-    agent, now = current_agent(), _now()
-    history = c.channel.shop.settings.get("history_reply_hours", 72)
-    if c.state in ("bot", "queued", "waiting"):
-        raise APIError(409, "conflict", f"the conversation is {c.state}: no agent has it yet; take it "
-                       "first (POST …/accept), then reply")
-    if c.agent_id != agent.id and agent.role != "admin":
-        raise APIError(409, "conflict", f"the conversation is {c.state} with {c.agent.name if c.agent else 'nobody'}: "
-                       "only its agent or an admin can reply")
-    if not lifecycle.can_reply(c, history, now):
-        raise APIError(409, "conflict", f"the conversation ended over {history} hours ago (setting "
-                       "history_reply_hours); the shopper's next message opens a new one")
-    if request.mimetype == "multipart/form-data":
-        type_, text, media = "image", None, _stored_image(c)
-    else:
-        body = json_body()
-        type_, text, media = body.get("type", "text"), body.get("text"), None
-        if type_ != "text":
-            raise invalid("type must be text (send images as multipart/form-data, field image)")
-        if not isinstance(text, str) or not text.strip():
-            raise invalid("text must be a non-empty string")
-        if len(text) > MAX_TEXT:
-            raise invalid(f"text must be at most {MAX_TEXT} characters")
-    session = db.session()
-    effects = Effects(c.shop_id)
-    message = delivery.create_outbound(session, c, "agent", type_, text, now, agent_id=agent.id, media=media)
-    lifecycle.record_agent_reply(session, c, agent, now)
-    effects.deliver(message.id, "agent")
-    effects.publish(names.MESSAGE_CREATED, c.id, audience(c.agent_id, c.state, c.customer_id),
-                    payloads.message(message))
-    effects.commit(session)
-    return jsonify(message_json(message)), 201
-
-
 @bp.post("/conversations/<id:conversation_id>/accept")
 @login_required
 def accept_conversation(conversation_id: int):
-    c = lifecycle.accept(db.session(), _conversation(conversation_id).id, current_agent(), _now())
+    c = lifecycle.accept(db.session(), visible(conversation_id).id, current_agent(), now())
     return jsonify(conversation_json(c))
 
 
@@ -205,7 +178,7 @@ def transfer_conversation(conversation_id: int):
         target_group = session.scalar(select(Group).where(Group.shop_id == c.shop_id, Group.key == name))
         if target_group is None:
             raise not_found(f"no group {name!r} in this shop")
-    c = lifecycle.transfer(session, c.id, _now(), agent_id=target_agent.id if target_agent else None,
+    c = lifecycle.transfer(session, c.id, now(), agent_id=target_agent.id if target_agent else None,
                            group_id=target_group.id if target_group else None)
     return jsonify(conversation_json(c))
 
@@ -213,7 +186,7 @@ def transfer_conversation(conversation_id: int):
 @bp.post("/conversations/<id:conversation_id>/end")
 @login_required
 def end_conversation(conversation_id: int):
-    c = lifecycle.end(db.session(), _own(conversation_id, "end").id, _now(), reason="agent")
+    c = lifecycle.end(db.session(), _own(conversation_id, "end").id, now(), reason="agent")
     return jsonify(conversation_json(c))
 
 
@@ -221,45 +194,9 @@ def end_conversation(conversation_id: int):
 @login_required
 def rating_invite(conversation_id: int):
     c = _own(conversation_id, "invite a rating for")
-    lifecycle.invite_rating(db.session(), c, _now())
+    lifecycle.invite_rating(db.session(), c, now())
     return jsonify(conversation_json(c))
 
 
-def _stored_image(c: Conversation) -> dict:
-    """The agent's image, checked and kept in the bridge's media store: the delivery job uploads
-    it to the channel (bridge/media/uploads.py). Bad input is refused before anything is kept."""
-    capabilities = registry.get(c.channel.kind).capabilities
-    if not capabilities.media_upload:
-        raise invalid(f"a {c.channel.kind} channel does not take images")
-    file = request.files.get("image")
-    if file is None:
-        raise invalid("multipart uploads need a file in the field 'image'")
-    content = file.read(capabilities.media_max_bytes + 1)
-    if len(content) > capabilities.media_max_bytes:
-        raise APIError(413, "too_large", f"the image is over the {capabilities.media_max_bytes // 2**20} MB "
-                       "the channel takes")
-    content_type = images.image_type(content)
-    if content_type is None:
-        raise APIError(400, "bad_image", "the file is not a JPEG, PNG or GIF image (judged by its "
-                       "content, not by its name or declared type)")
-    return {"sha256": store.store().put(content), "content_type": content_type, "size": len(content),
-            "filename": cleaned(os.path.basename(file.filename or ""))[:200] or None}
-
-
-@bp.get("/conversations/<id:conversation_id>/messages/<id:message_id>/media")
-@login_required
-def message_media(conversation_id: int, message_id: int):
-    """A message's stored file (the agent's image), for whoever may see the conversation."""
-    c = _conversation(conversation_id)
-    m = db.session().get(Message, message_id)
-    digest = (m.media or {}).get("sha256") if m is not None and m.conversation_id == c.id else None
-    if not digest or not store.store().exists(digest):
-        raise not_found("this message has no stored media")
-    resp = send_file(store.store().path(digest), mimetype=m.media["content_type"], max_age=86400)
-    resp.cache_control.public, resp.cache_control.private = False, True  # behind a login
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    return resp
-
-
-def _now() -> datetime:
+def now() -> datetime:
     return datetime.now(timezone.utc)

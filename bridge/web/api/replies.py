@@ -1,0 +1,148 @@
+"""An agent's replies — text, or an image kept in the bridge's media store — and the stored
+media of a conversation's messages."""
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from flask import Blueprint, jsonify, request, send_file
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bridge import delivery
+from bridge.channels import registry
+from bridge.conversations import lifecycle
+from bridge.effects import Effects
+from bridge.events import names, payloads
+from bridge.infra import db
+from bridge.inputs import cleaned
+from bridge.media import images, store
+from bridge.models import Agent, Conversation, Message
+from bridge.shapes import message_json
+from bridge.visibility import audience
+from bridge.web.api import conversations
+from bridge.web.api.auth import current_agent, login_required
+from bridge.web.api.conversations import visible
+from bridge.web.api.errors import APIError, invalid, not_found
+from bridge.web.api.shapes import json_body
+
+bp = Blueprint("replies", __name__)
+
+MAX_TEXT = 2000
+
+
+@bp.post("/conversations/<id:conversation_id>/messages")
+@login_required
+def post_message(conversation_id: int):
+    """An agent's reply: 201 with the stored message. A `client_id` (made by the agent's page,
+    once per message it means to send) makes the send safe to repeat: the same client_id again
+    — a double click, a retry after a lost answer, two requests at once — answers 200 with the
+    message stored the first time, and nothing is stored or sent twice."""
+    c = visible(conversation_id)
+    agent, now = current_agent(), conversations.now()
+    multipart = request.mimetype == "multipart/form-data"
+    body = None if multipart else json_body()
+    client_id = _client_id(request.form.get("client_id") if multipart else body.get("client_id"))
+    if client_id is not None and (earlier := _sent_before(c, agent, client_id, "image" if multipart else body)):
+        return jsonify(message_json(earlier)), 200
+    history = c.channel.shop.settings.get("history_reply_hours", 72)
+    if c.state in ("bot", "queued", "waiting"):
+        raise APIError(409, "conflict", f"the conversation is {c.state}: no agent has it yet; take it "
+                       "first (POST …/accept), then reply")
+    if c.agent_id != agent.id and agent.role != "admin":
+        raise APIError(409, "conflict", f"the conversation is {c.state} with {c.agent.name if c.agent else 'nobody'}: "
+                       "only its agent or an admin can reply")
+    if not lifecycle.can_reply(c, history, now):
+        raise APIError(409, "conflict", f"the conversation ended over {history} hours ago (setting "
+                       "history_reply_hours); the shopper's next message opens a new one")
+    if multipart:
+        type_, text, media = "image", None, _stored_image(c)
+    else:
+        type_, text, media = body.get("type", "text"), body.get("text"), None
+        if type_ != "text":
+            raise invalid("type must be text (send images as multipart/form-data, field image)")
+        if not isinstance(text, str) or not text.strip():
+            raise invalid("text must be a non-empty string")
+        if len(text) > MAX_TEXT:
+            raise invalid(f"text must be at most {MAX_TEXT} characters")
+    session = db.session()
+    effects = Effects(c.shop_id)
+    try:
+        message = delivery.create_outbound(session, c, "agent", type_, text, now, agent_id=agent.id, media=media,
+                                           client_id=client_id)
+    except IntegrityError:  # the same client_id, stored by a request that ran alongside this one
+        session.rollback()
+        earlier = _sent_before(c, agent, client_id, "image" if multipart else body)
+        if earlier is None:
+            raise
+        return jsonify(message_json(earlier)), 200
+    lifecycle.record_agent_reply(session, c, agent, now)
+    effects.deliver(message.id, "agent")
+    effects.publish(names.MESSAGE_CREATED, c.id, audience(c.agent_id, c.state, c.customer_id),
+                    payloads.message(message))
+    effects.commit(session)
+    return jsonify(message_json(message)), 201
+
+
+CLIENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # a UUID, or any id a client makes of these
+
+
+def _client_id(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not CLIENT_ID.fullmatch(raw):
+        raise invalid("client_id must be 1 to 64 ASCII letters, digits or _ . : -")
+    return raw
+
+
+def _sent_before(c: Conversation, agent: Agent, client_id: str, sent: dict | str) -> Message | None:
+    """The message this conversation stored under CLIENT_ID, if it is the same send (the same
+    agent, the same text, or an image again); a different one under the same id is 409."""
+    m = db.session().scalar(select(Message).where(Message.conversation_id == c.id, Message.client_id == client_id))
+    if m is None:
+        return None
+    if sent == "image":
+        same = m.type == "image"
+    else:
+        same = m.type == sent.get("type", "text") and m.text == sent.get("text")
+    if m.agent_id != agent.id or not same:
+        raise APIError(409, "conflict", "this client_id was used for another message in this conversation; "
+                       "make a new one for each message")
+    return m
+
+
+def _stored_image(c: Conversation) -> dict:
+    """The agent's image, checked and kept in the bridge's media store: the delivery job uploads
+    it to the channel (bridge/media/uploads.py). Bad input is refused before anything is kept."""
+    capabilities = registry.get(c.channel.kind).capabilities
+    if not capabilities.media_upload:
+        raise invalid(f"a {c.channel.kind} channel does not take images")
+    file = request.files.get("image")
+    if file is None:
+        raise invalid("multipart uploads need a file in the field 'image'")
+    content = file.read(capabilities.media_max_bytes + 1)
+    if len(content) > capabilities.media_max_bytes:
+        raise APIError(413, "too_large", f"the image is over the {capabilities.media_max_bytes // 2**20} MB "
+                       "the channel takes")
+    content_type = images.image_type(content)
+    if content_type is None:
+        raise APIError(400, "bad_image", "the file is not a JPEG, PNG or GIF image (judged by its "
+                       "content, not by its name or declared type)")
+    return {"sha256": store.store().put(content), "content_type": content_type, "size": len(content),
+            "filename": cleaned(os.path.basename(file.filename or ""))[:200] or None}
+
+
+@bp.get("/conversations/<id:conversation_id>/messages/<id:message_id>/media")
+@login_required
+def message_media(conversation_id: int, message_id: int):
+    """A message's stored file (the agent's image), for whoever may see the conversation."""
+    c = visible(conversation_id)
+    m = db.session().get(Message, message_id)
+    digest = (m.media or {}).get("sha256") if m is not None and m.conversation_id == c.id else None
+    if not digest or not store.store().exists(digest):
+        raise not_found("this message has no stored media")
+    resp = send_file(store.store().path(digest), mimetype=m.media["content_type"], max_age=86400)
+    resp.cache_control.public, resp.cache_control.private = False, True  # behind a login
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp

@@ -94,6 +94,20 @@ async function openConversation(id) {
   view("chat");
 }
 
+// The shopper's WeChat window moves with every message either way (a shopper's opens it again,
+// a reply spends a slot): one GET for a burst, and once a minute so the hours count down.
+let windowReload = null;
+function refreshWindowSoon() {
+  clearTimeout(windowReload);
+  windowReload = setTimeout(async () => {
+    const id = inbox.openId;
+    if (!id) return;
+    const detail = await api("GET", `/conversations/${id}`).catch(() => null);
+    if (detail && inbox.openId === id) composer.showWindow(detail.send_window);
+  }, 500);
+}
+setInterval(refreshWindowSoon, 60000);
+
 function attachComposer() {
   const row = inbox.conversations.get(inbox.openId);
   if (!row) return composer.attach(null, { enabled: false, why: "" });
@@ -171,6 +185,7 @@ function onEvent(type, event) {
   if (type === "message.created") {
     const m = event.message;
     inbox.addMessage(m);
+    if (m.conversation_id === inbox.openId) refreshWindowSoon();
     const row = inbox.conversations.get(m.conversation_id);
     if (m.sender === "customer" && row && inbox.tabOf(row) === "mine"
         && (document.hidden || inbox.openId !== m.conversation_id)) {
@@ -178,6 +193,7 @@ function onEvent(type, event) {
     }
   } else if (type === "message.updated") {
     inbox.updateMessage(event.message);
+    if (event.message.conversation_id === inbox.openId) refreshWindowSoon();
   } else if (type.startsWith("conversation.")) {
     const c = event.conversation;
     const before = inbox.conversations.get(c.id);

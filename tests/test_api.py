@@ -192,3 +192,12 @@ def test_the_list_takes_several_states_pages_and_previews(client, shop):
     assert [c["id"] for c in rest["items"]] and rest["next_before"] is None or len(rest["items"]) == 2
     seen = [c["id"] for c in first["items"] + rest["items"]]
     assert seen == sorted(seen, reverse=True) and len(set(seen)) == len(seen) == 4
+
+
+def test_me_says_how_many_conversations_the_agent_serves(client, conversation_id):
+    headers = login(client)
+    me = client.get("/api/v1/me", headers=headers).get_json()
+    assert (me["username"], me["status"], me["active_conversations"], me["max_concurrent"]) == ("alice", "online", 1, 10)
+    assert client.post(f"/api/v1/conversations/{conversation_id}/end", headers=headers).status_code == 200
+    assert client.patch("/api/v1/me", headers=headers, json={"max_concurrent": 3}).get_json()["active_conversations"] == 0
+    assert client.get("/api/v1/me", headers=login(client, "bob")).get_json()["active_conversations"] == 0

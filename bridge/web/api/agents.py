@@ -4,12 +4,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import Blueprint, jsonify
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bridge.accounts import presence
 from bridge.conversations import assignment, lifecycle
 from bridge.infra import db
-from bridge.models import Agent
+from bridge.models import Agent, Conversation
 from bridge.web.api.auth import current_agent, login_required
 from bridge.web.api.errors import invalid
 from bridge.web.api.shapes import agent_json, json_body
@@ -17,6 +17,21 @@ from bridge.web.api.shapes import agent_json, json_body
 bp = Blueprint("agents", __name__)
 
 STATUSES = ("online", "busy", "offline")
+
+
+@bp.get("/me")
+@login_required
+def me():
+    return jsonify(_me(current_agent(), datetime.now(timezone.utc)))
+
+
+def _me(agent: Agent, now: datetime) -> dict:
+    """The agent as the API shows agents, with how many conversations it serves now (the
+    inbox's 接待中 n/m)."""
+    seen = presence.last_seen(db.session(), agent.shop_id, agent.id).get(agent.id)
+    serving = db.session().scalar(select(func.count()).select_from(Conversation).where(
+        Conversation.shop_id == agent.shop_id, Conversation.agent_id == agent.id, Conversation.state == "active"))
+    return {**agent_json(agent, presence.state(seen, now, presence.timeout()), seen), "active_conversations": serving}
 
 
 @bp.patch("/me")
@@ -37,8 +52,7 @@ def update_me():
     now = datetime.now(timezone.utc)
     agent = lifecycle.set_status(db.session(), current_agent(), now,
                                  status=status, max_concurrent=capacity, force=force)
-    seen = presence.last_seen(db.session(), agent.shop_id, agent.id).get(agent.id)
-    return jsonify(agent_json(agent, presence.state(seen, now, presence.timeout()), seen))
+    return jsonify(_me(agent, now))
 
 
 @bp.get("/agents")

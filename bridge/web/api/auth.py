@@ -87,11 +87,3 @@ def logout():
     sign_out(db.session(), current_login())
     presence.left(db.session(), current_agent(), datetime.now(UTC), presence.timeout())
     return "", 204
-
-
-@bp.get("/me")
-@login_required
-def me():
-    agent = current_agent()
-    seen = presence.last_seen(db.session(), agent.shop_id, agent.id).get(agent.id)
-    return jsonify(agent_json(agent, presence.state(seen, datetime.now(UTC), presence.timeout()), seen))

@@ -1,8 +1,11 @@
 """The agent inbox in a real browser: a shopper writes through the signed Official Account
 webhook and appears live in the agent's 我的 with a countdown; the reply reaches the fake
-WeChat API and shows 已发送; a double click sends one message; the phone layout shows one view
-at a time. Screenshots go to the folder the test prints. (Still to come, issue 11: 45015's
-reason, a network drop, transfer, notes and tags, end and rating — see the closing note.)
+WeChat API and shows 已发送; a double click sends one message; WeChat's 45015 shows its reason
+in plain words; a transfer moves the shopper to the other agent's page; the end sends the
+rating card and the shopper's answer shows on the agent's screen; messages that arrive while
+the agent's network is down all show, once, after it; the phone layout shows one view at a
+time. Notes and tags in the panel: tests/test_inbox_panel_browser.py. Screenshots go to the
+folder the test prints.
 """
 from __future__ import annotations
 
@@ -136,6 +139,87 @@ def test_two_agents_work_a_shift(browser, inbox, fake_wechat):  # noqa: F811
 
     bob_ctx.close()
     alice_ctx.close()
+
+
+def test_a_closed_window_a_transfer_the_end_and_the_rating(browser, inbox, fake_wechat):  # noqa: F811
+    fake = fake_wechat
+    bob_ctx, bob = signed_in(browser, inbox, "bob")
+    alice_ctx, alice = signed_in(browser, inbox, "alice")
+    go_online(bob)
+    shopper_writes(inbox, "o-late", "我的快递到哪了")
+    bob.locator(".row", has_text="o-late").click()
+    expect(bob.locator(".msg.from-customer", has_text="快递到哪了")).to_have_count(1)
+
+    # WeChat refuses with 45015: the message fails with the reason in words, and no retry.
+    fake.fail_next("/cgi-bin/message/custom/send", 45015)
+    bob.fill("textarea[name=text]", "帮您查一下")
+    bob.press("textarea[name=text]", "Enter")
+    refused = bob.locator(".msg.from-agent", has_text="帮您查一下")
+    expect(refused).to_have_attribute("data-delivery", "failed", timeout=15_000)
+    expect(refused.locator(".reason")).to_contain_text("48 小时")
+    expect(refused.locator("button.retry")).to_have_count(0)
+    expect(bob.locator("[data-send-window]")).to_contain_text("已超过 48 小时")  # the composer knows too
+    expect(bob.locator(".agent-bar .load")).to_have_text("接待中 1/10")
+    bob.screenshot(path=str(SHOTS / "2-refused.png"))
+
+    # The bridge believes WeChat: its window is closed until the shopper writes again.
+    shopper_writes(inbox, "o-late", "还在吗")
+    expect(bob.locator(".msg.from-customer", has_text="还在吗")).to_have_count(1)
+    expect(bob.locator("[data-send-window]")).to_contain_text("还可发 5 条 · 47 小时内")
+
+    # A transfer to alice, who has room: the shopper leaves bob's 我的 and appears in hers.
+    go_online(alice)
+    bob.click("[data-action=transfer]")
+    bob.click("dialog.transfer button[data-agent=alice]")
+    expect(bob.locator("[data-tab=mine] .count")).to_have_text("0")
+    expect(bob.locator(".agent-bar .load")).to_have_text("接待中 0/10")
+    expect(alice.locator(".row", has_text="o-late")).to_be_visible()
+    assert any("已为您转接客服Alice" in m.get("text", {}).get("content", "") for m in _sent_eventually(fake, "o-late", "转接"))
+
+    # Alice ends it: the rating card goes out; the shopper's 5 shows on her screen.
+    alice.locator(".row", has_text="o-late").click()
+    alice.click("[data-action=end]")
+    expect(alice.locator(".chat-head .who")).to_contain_text("已结束")
+    assert _sent_eventually(fake, "o-late", "评价")
+    shopper_writes(inbox, "o-late", "5")
+    expect(alice.locator(".chat-head [data-rating-score='5']")).to_contain_text("★★★★★")
+    alice.screenshot(path=str(SHOTS / "3-rated.png"))
+    bob_ctx.close()
+    alice_ctx.close()
+
+
+def _sent_eventually(fake, openid: str, words: str, seconds: float = 10) -> list[dict]:
+    """What the fake WeChat API was asked to send OPENID, once a text holding WORDS is among it."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        sent = fake.sent(openid)
+        if any(words in m.get("text", {}).get("content", "") for m in sent):
+            return sent
+        time.sleep(0.1)
+    raise AssertionError(f"nothing with {words!r} was sent to {openid}: {fake.sent(openid)}")
+
+
+def test_messages_during_a_network_drop_show_once_after_it(browser, inbox):  # noqa: F811
+    context, bob = signed_in(browser, inbox, "bob")
+    go_online(bob)
+    shopper_writes(inbox, "o-drop", "第一条")
+    bob.locator(".row", has_text="o-drop").click()
+    expect(bob.locator(".msg.from-customer", has_text="第一条")).to_have_count(1)
+
+    context.set_offline(True)
+    expect(bob.locator(".live-banner")).to_be_visible()
+    for n in range(2, 5):
+        shopper_writes(inbox, "o-drop", f"断网时第{n}条")
+    bob.screenshot(path=str(SHOTS / "4-offline.png"))
+    context.set_offline(False)
+    expect(bob.locator(".live-banner")).to_be_hidden(timeout=15_000)
+    for n in range(2, 5):
+        expect(bob.locator(".msg.from-customer", has_text=f"断网时第{n}条")).to_have_count(1)
+    time.sleep(1)  # anything told twice would have shown by now
+    assert bob.locator(".msg.from-customer").count() == 4
+    assert bob.locator(".msg").evaluate_all("nodes => nodes.map(n => n.dataset.messageId)") == sorted(
+        bob.locator(".msg").evaluate_all("nodes => nodes.map(n => n.dataset.messageId)"), key=int)
+    context.close()
 
 
 def test_the_phone_layout_is_one_view_at_a_time(browser, inbox):  # noqa: F811

@@ -74,7 +74,10 @@ export class ChatPane {
     this.header.replaceChildren(
       el("button", { type: "button", class: "back", "aria-label": "返回列表", onclick: () => this.actions.back() }, "‹"),
       el("div", { class: "who" }, el("strong", {}, shopperName(row.customer)),
-         el("small", {}, `${STATE_WORDS[row.state] || row.state}${who}`)),
+         el("small", {}, `${STATE_WORDS[row.state] || row.state}${who}`),
+         row.rating ? el("small", { class: "rating", "data-rating-score": String(row.rating.score),
+                                    title: row.rating.comment || "" },
+                         `顾客评价 ${"★".repeat(row.rating.score)}${"☆".repeat(5 - row.rating.score)}`) : ""),
       el("div", { class: "actions" }, ...buttons,
          el("button", { type: "button", class: "panel-toggle", "aria-label": "顾客信息", onclick: () => this.actions.showPanel() }, "顾客")),
     );

@@ -30,7 +30,14 @@ export class AgentBar {
     this.status.dataset.status = agent.status;
     this.capacity.value = agent.max_concurrent;
     this.capacity.setCustomValidity("");
-    if (agent.active_conversations !== undefined) this.load.textContent = `接待中 ${agent.active_conversations}/${agent.max_concurrent}`;
+    this.maxConcurrent = agent.max_concurrent;
+    if (agent.active_conversations !== undefined) this.serving(agent.active_conversations);
+  }
+
+  // How many conversations the agent serves now: from GET/PATCH /me, then from the live lists.
+  serving(count) {
+    this.load.textContent = `接待中 ${count}/${this.maxConcurrent}`;
+    this.load.classList.toggle("full", count >= this.maxConcurrent);
   }
 }
 

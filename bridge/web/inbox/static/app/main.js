@@ -58,6 +58,7 @@ inbox.onChange((what) => {
     chat.renderHeader();
   }
   notifier.title(inbox.unreadTotal());
+  if (agentBar.maxConcurrent) agentBar.serving(inbox.servedBy(me.username));
 });
 
 // -- loading -----------------------------------------------------------------------------------

@@ -68,6 +68,12 @@ export class Inbox {
     this.changed("lists");
   }
 
+  servedBy(username) {
+    let count = 0;
+    for (const c of this.conversations.values()) if (c.state === "active" && c.agent && c.agent.username === username) count++;
+    return count;
+  }
+
   // A conversation as an event or a GET gives it: what the row knew of its messages stays.
   upsert(conversation) {
     const old = this.conversations.get(conversation.id) || {};

@@ -17,11 +17,14 @@ CHROMIUM = Path("/usr/bin/chromium")
 @pytest.fixture(scope="session")
 def browser():
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError:
         _missing("playwright is not installed (make install)")
     if not CHROMIUM.exists():
         _missing(f"{CHROMIUM} is missing (apt-get install chromium fonts-noto-cjk)")
+    # A page's live update can take seconds on a loaded 2-core machine (CI, or a suite beside
+    # other work): wait up to 15 s for what should appear, not playwright's 5.
+    expect.set_options(timeout=15_000)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         yield browser

@@ -3,18 +3,23 @@
 The page is a shell: a header (the shop, or a switcher among the shops this sign-in opened;
 the agent's name and status; logout) and three empty regions the inbox's scripts fill —
 #conversation-list, #chat, #panel. What the scripts need comes in a JSON block
-(#inbox-data: agent, shop, shops, csrf_token) and the CSRF token in a meta tag as well.
+(#inbox-data: agent, shop, shops, csrf_token, events_from) and the CSRF token in a meta tag
+as well. `events_from` is the shop's event log position as the page was made: the page's
+stream starts there, so an event between the page and its first load of the lists (which the
+lists may not show yet) is replayed, never lost.
 """
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import redis
 from flask import Blueprint, Response, current_app, render_template, request
 from sqlalchemy import select
 
 from bridge.accounts import presence
 from bridge.accounts.login import login_for_token
 from bridge.accounts.models import Login
+from bridge.events import log as event_log
 from bridge.infra import db
 from bridge.models import Shop
 from bridge.web import csrf
@@ -54,6 +59,15 @@ def login_page(status: int, notice: str | None, shop: str = "", username: str = 
     return Response(page, status=status, headers=headers or {}, mimetype="text/html")
 
 
+def _events_position(shop_id: int) -> str | None:
+    """The newest event id of the shop's log; None if Redis does not answer (the stream then
+    starts wherever it connects)."""
+    try:
+        return event_log.resume(current_app.extensions["redis"], shop_id, None).position
+    except redis.RedisError:
+        return None
+
+
 def shell_page(login: Login) -> Response:
     agent, token = login.agent, csrf.token()
     here = db.session().get(Shop, agent.shop_id)
@@ -65,6 +79,7 @@ def shell_page(login: Login) -> Response:
         "shop": {"key": here.key, "name": here.name},
         "shops": [{"key": s.key, "name": s.name} for s in shops],
         "csrf_token": token,
+        "events_from": _events_position(here.id),
     }
     page = render_template("inbox/shell.html", data=data, csrf_token=token,
                            status_words=STATUS_WORDS, role_words=ROLE_WORDS)

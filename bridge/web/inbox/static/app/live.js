@@ -3,9 +3,11 @@
 // refuses (429/503 end an EventSource for good) a new one is opened after a pause, naming the
 // last id in the query; so is one the page closed itself when the network went away. `reset` means the gap was too old: the caller reloads its lists.
 
-export function connect({ onEvent, onReset, onStatus }) {
+// FROM: the log's position when the page was made, so what happened between the page and its
+// first load of the lists is replayed (the page applies an event twice harmlessly, never none).
+export function connect({ from, onEvent, onReset, onStatus }) {
   let source = null;
-  let lastId = null;
+  let lastId = from || null;
   let retryTimer = null;
   let delay = 2000;
 

@@ -218,6 +218,7 @@ function onEvent(type, event) {
 }
 
 connect({
+  from: page.events_from,
   onEvent,
   onReset: () => reloadAll(),
   onStatus: (online) => {

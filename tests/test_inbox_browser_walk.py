@@ -314,3 +314,39 @@ def test_notifications_tell_repeat_and_can_be_switched_off(browser, inbox):  # n
     time.sleep(0.5)
     assert len(notes()) == told
     context.close()
+
+
+def test_drafts_stay_with_their_conversation_and_the_keyboard_moves_between_them(browser, inbox):  # noqa: F811
+    context, bob = signed_in(browser, inbox, "bob")
+    go_online(bob)
+    shopper_writes(inbox, "o-first", "第一位顾客")
+    expect(bob.locator("[data-tab=mine] .count")).to_have_text("1")
+    shopper_writes(inbox, "o-second", "第二位顾客")
+    expect(bob.locator("[data-tab=mine] .count")).to_have_text("2")
+    first, second = bob.locator(".row", has_text="-first"), bob.locator(".row", has_text="second")
+
+    first.click()
+    bob.fill("textarea[name=text]", "写给第一位的草稿")
+    second.click()
+    expect(bob.locator(".msg.from-customer", has_text="第二位顾客")).to_have_count(1)
+    expect(bob.locator("textarea[name=text]")).to_have_value("")  # never in another conversation
+    bob.fill("textarea[name=text]", "写给第二位的草稿\n第二行")
+    first.click()
+    expect(bob.locator("textarea[name=text]")).to_have_value("写给第一位的草稿")
+
+    bob.reload()  # drafts survive a reload
+    expect(bob.locator("body[data-ready=true]")).to_have_count(1)
+    bob.locator(".row", has_text="second").click()
+    expect(bob.locator("textarea[name=text]")).to_have_value("写给第二位的草稿\n第二行")
+
+    # Alt+↓ / Alt+↑ move between conversations; "?" (outside the composer) shows the keys.
+    bob.press("textarea[name=text]", "Alt+ArrowDown")
+    expect(bob.locator(".msg.from-customer", has_text="第一位顾客")).to_have_count(1)
+    expect(bob.locator("textarea[name=text]")).to_have_value("写给第一位的草稿")
+    bob.press("textarea[name=text]", "Alt+ArrowUp")
+    expect(bob.locator(".msg.from-customer", has_text="第二位顾客")).to_have_count(1)
+    bob.locator(".chat-head .who").click()
+    bob.keyboard.press("?")
+    expect(bob.locator("dialog.help")).to_contain_text("下一个 / 上一个会话")
+    bob.screenshot(path=str(SHOTS / "7-keys.png"))
+    context.close()

@@ -294,8 +294,14 @@ def test_notifications_tell_repeat_and_can_be_switched_off(browser, inbox):  # n
     assert [n["title"] for n in notes()] == ["新顾客接入"]
     assert page.title().startswith("(1) ")  # the unread count in the tab's title
 
-    # Unanswered for over 3 minutes: told again every 30 s until bob opens the conversation.
-    page.clock.fast_forward("03:31")
+    # The row's countdown turns amber at 2 minutes and red at 3; unanswered for over 3 minutes
+    # the shopper is told again every 30 s until bob opens the conversation.
+    timer = page.locator(".row", has_text="o-ring").locator("[data-timer]")
+    page.clock.fast_forward("02:05")
+    expect(timer).to_have_class("timer amber")
+    page.clock.fast_forward("01:26")
+    expect(timer).to_have_class("timer red")
+    page.screenshot(path=str(SHOTS / "8-overdue.png"))
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and not any("3 分钟" in n["title"] for n in notes()):
         time.sleep(0.1)

@@ -18,7 +18,7 @@ export class Notifier {
     this.audio = null;
     this.acknowledged = new Set(); // overdue conversations the agent has looked at
     this.prompt = el("button", { type: "button", class: "sound-prompt", hidden: true,
-                                 onclick: () => this.unlock() }, "🔇 点击此处开启提示音");
+                                 onclick: () => this.unlock() }, "提示音未开启：点击此处开启");
     this.soundBox = el("input", { type: "checkbox", checked: this.prefs.sound, onchange: () => this.set("sound", this.soundBox.checked) });
     this.desktopBox = el("input", { type: "checkbox", checked: this.prefs.desktop, onchange: () => this.set("desktop", this.desktopBox.checked) });
     bar.append(this.prompt,

@@ -1,4 +1,4 @@
-"""What a service does after its commit: enqueue deliveries, publish events.
+"""What a service does after its commit: enqueue deliveries and media fetches, publish events.
 
 Services record effects while they work and `commit()` runs them only once the data they
 refer to is committed — a job never looks for a row that is not there yet. What an event
@@ -24,6 +24,7 @@ class Effects:
     deliveries: list[tuple[int, str]] = field(default_factory=list)  # (message id, sender)
     published: list[dict[str, Any]] = field(default_factory=list)
     dispatch: bool = False
+    media_fetches: list[int] = field(default_factory=list)  # inbound message ids (media/fetch.py)
     filled_at_commit: list[tuple[dict[str, Any], Callable[[Session], dict[str, Any]]]] = \
         field(default_factory=list)
 
@@ -31,6 +32,10 @@ class Effects:
         """Enqueue the message's delivery after the commit; SENDER picks its queue (an agent's
         reply goes before notices, tasks.delivery_queue)."""
         self.deliveries.append((message_id, sender))
+
+    def fetch_media(self, message_id: int) -> None:
+        """Enqueue fetching the shopper's media of the message after the commit."""
+        self.media_fetches.append(message_id)
 
     def publish(self, type_: str, conversation_id: int | None, audience: dict[str, Any],
                 fill: Callable[[Session], dict[str, Any]] | None = None, **data: Any) -> None:
@@ -56,6 +61,8 @@ class Effects:
     def after_commit(self) -> None:
         for message_id, sender in self.deliveries:
             tasks.enqueue_delivery(message_id, sender)
+        for message_id in self.media_fetches:
+            tasks.enqueue_media_fetch(message_id)
         if self.published:  # written, not waited for (events/publish.py)
             events.publish(current_app.extensions["events_publisher"], self.shop_id, self.published)
         if self.dispatch:

@@ -55,6 +55,11 @@ def delivery_job(message_id: int) -> str:
     return f"deliver-{message_id}"
 
 
+def media_fetch_job(message_id: int) -> str:
+    """The RQ job id of fetching a shopper's media: one job per message, however often enqueued."""
+    return f"fetch-media-{message_id}"
+
+
 def sweep_job(slot: int) -> str:
     """The RQ job id of one interval's sweep."""
     return f"sweep-{slot}"

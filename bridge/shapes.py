@@ -96,6 +96,8 @@ def message_shape(row: Mapping[str, Any], agent: dict[str, str] | None) -> dict[
         "agent": agent,
         "type": row["type"],
         "text": row["text"],
+        # A shopper's image, voice or video carries `state`: fetching | stored | unavailable
+        # (media/fetch.py); once stored, media_url serves the bridge's copy.
         "media": media,
         # The stored file itself (an agent's image), served to whoever may see the conversation.
         "media_url": (f"/api/v1/conversations/{row['conversation_id']}/messages/{row['id']}/media"

@@ -19,10 +19,15 @@ from bridge.demo.wechat_api import (
     TOKEN_PATHS,
     Call,
     WeChatServer,
+    error,
     multipart_files,
 )
 
 __all__ = ["ERRMSG", "FakeWeChat", "fake_wechat"]
+
+MEDIA_GET = "/cgi-bin/media/get"
+VIDEO_FILES = "/video-files/"  # where a video's media/get answer sends the caller (its video_url)
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "audio/amr": "amr", "video/mp4": "mp4"}
 
 
 class FakeWeChat(WeChatServer):
@@ -31,6 +36,8 @@ class FakeWeChat(WeChatServer):
         self.calls: list[Call] = []
         self.failures: dict[str, list[int]] = {}
         self.delays: dict[str, float] = {}
+        self.http_failures: dict[str, list[int]] = {}
+        self.media: dict[str, tuple[bytes, str]] = {}  # a shopper's files WeChat keeps: media id → (bytes, type)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -40,6 +47,48 @@ class FakeWeChat(WeChatServer):
 
     def fail_next(self, path: str, errcode: int, times: int = 1) -> None:
         self.failures.setdefault(path, []).extend([errcode] * times)
+
+    def fail_http(self, path: str, status: int, times: int = 1) -> None:
+        """The next calls on PATH answer this HTTP status (a 5xx: a gateway's HTML page)."""
+        self.http_failures.setdefault(path, []).extend([status] * times)
+
+    def keep_media(self, media_id: str, content: bytes, content_type: str) -> None:
+        """A file a shopper sent: media/get hands it out under MEDIA_ID."""
+        self.media[media_id] = (content, content_type)
+
+    def media_fetches(self, media_id: str | None = None) -> int:
+        return sum(c.path == MEDIA_GET and (media_id is None or c.query.get("media_id") == media_id)
+                   for c in self.calls)
+
+    def media_get(self, call: Call) -> tuple[int, dict[str, str], bytes]:
+        """GET /cgi-bin/media/get: the file with its type and name, as WeChat answers it; a video
+        as {"video_url"}; an error as JSON with its code (40007: no such media id, or expired)."""
+        with self.lock:
+            failing = self.http_failures.get(call.path)
+            if failing:
+                self.calls.append(call)
+                return failing.pop(0), {"Content-Type": "text/html"}, b"<html><body>502 Bad Gateway</body></html>"
+            scripted = self.scripted(call)
+            app_id, code = self.token_owner(call.query.get("access_token"))
+            if scripted is None and app_id is None:
+                scripted = code
+            entry = self.media.get(call.query.get("media_id", ""))
+            if scripted is None and entry is None:
+                scripted = 40007
+        if scripted is not None:
+            return 200, {"Content-Type": "application/json; encoding=utf-8"}, json.dumps(error(scripted)).encode()
+        content, content_type = entry
+        if content_type.startswith("video/"):
+            url = f"{self.url}{VIDEO_FILES}{call.query['media_id']}"
+            return 200, {"Content-Type": "application/json"}, json.dumps({"video_url": url}).encode()
+        name = f"{call.query['media_id']}.{EXTENSIONS.get(content_type, 'bin')}"
+        return 200, {"Content-Type": content_type, "Content-Disposition": f'attachment; filename="{name}"'}, content
+
+    def video_file(self, media_id: str) -> tuple[int, dict[str, str], bytes]:
+        entry = self.media.get(media_id)
+        if entry is None:
+            return 404, {"Content-Type": "text/html"}, b"not found"
+        return 200, {"Content-Type": entry[1]}, entry[0]
 
     def slow(self, path: str, seconds: float) -> None:
         self.delays[path] = seconds
@@ -85,10 +134,16 @@ class FakeWeChat(WeChatServer):
                 delay = fake.delays.get(parts.path)
                 if delay:
                     time.sleep(delay)
-                body = json.dumps(fake.handle(call)).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
+                if parts.path == MEDIA_GET:
+                    return self._answer(*fake.media_get(call))
+                if parts.path.startswith(VIDEO_FILES):
+                    return self._answer(*fake.video_file(parts.path[len(VIDEO_FILES):]))
+                self._answer(200, {"Content-Type": "application/json"}, json.dumps(fake.handle(call)).encode())
+
+            def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                self.send_response(status)
+                for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
 

@@ -6,6 +6,7 @@ error refreshes once and retries once, and the refresh is done by one process at
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -74,6 +75,47 @@ class WeChatAPI:
         return self._with_token(
             lambda token: self._request("POST", path, token, params=params, files=files)
         )
+
+    def download(self, path: str, params: dict[str, str], max_bytes: int) -> dict[str, Any]:
+        """A file the API answers with (media/get): {"content", "content_type"}. A JSON answer is
+        an error by its code, or (a video) {"video_url"}. Over MAX_BYTES: final, nothing kept."""
+        return self._with_token(
+            lambda token: self.fetch(self.base_url + path, {**params, "access_token": token}, max_bytes))
+
+    def fetch(self, url: str, params: dict[str, str] | None, max_bytes: int) -> dict[str, Any]:
+        """GET a file, read no further than MAX_BYTES; a JSON or plain-text answer as its object."""
+        try:
+            with self.http.get(url, params=params, timeout=self.timeout, stream=True) as resp:
+                if resp.status_code >= 500:
+                    raise RetryLater(f"http_{resp.status_code}", "server error")
+                content_type = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                if content_type in ("application/json", "text/plain"):  # WeChat's errors come so
+                    return self._small_json(resp)
+                if resp.status_code >= 400:
+                    raise SendRefused(f"http_{resp.status_code}", "the file was refused")
+                declared = resp.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    raise SendRefused("too_large", f"the file is {declared} bytes, over the {max_bytes} taken")
+                chunks, total = [], 0
+                for chunk in resp.iter_content(64 * 1024):
+                    total += len(chunk)
+                    if total > max_bytes:
+                        raise SendRefused("too_large", f"the file is over the {max_bytes} bytes taken")
+                    chunks.append(chunk)
+        except requests.RequestException as exc:
+            raise RetryLater("network", type(exc).__name__) from exc
+        return {"errcode": 0, "content": b"".join(chunks), "content_type": content_type}
+
+    @staticmethod
+    def _small_json(resp: requests.Response) -> dict[str, Any]:
+        raw = resp.raw.read(64 * 1024, decode_content=True)
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            raise RetryLater(f"http_{resp.status_code}", "not JSON") from exc
+        if not isinstance(body, dict):
+            raise RetryLater("bad_response", "not a JSON object")
+        return body
 
     def _with_token(self, call) -> dict[str, Any]:
         token = self._token(self.access_token)

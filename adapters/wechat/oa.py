@@ -6,13 +6,14 @@ from functools import cached_property
 
 from wechatpy.replies import ImageReply, TextReply
 
-from adapters.wechat import replay, signature, xml
+from adapters.wechat import media, replay, signature, xml
 from adapters.wechat.api import WeChatAPI
 from adapters.wechat.envelope import Envelope
 from adapters.wechat.normalize import normalize
 from bridge.channels.contract import (
     ChannelConfig,
     ChannelRuntime,
+    FetchedMedia,
     HookRequest,
     HookResponse,
     InboundMessage,
@@ -27,6 +28,7 @@ from bridge.channels.contract import (
 
 MAX_BODY = 64 * 1024  # pushes are small: room for long texts and AES envelopes
 MAX_IMAGE = 10 * 1024 * 1024  # a temporary image upload
+MAX_FETCH = 10 * 1024 * 1024  # a shopper's file: WeChat's largest temporary media (a video) is 10 MB
 SEND_PATH = "/cgi-bin/message/custom/send"
 UPLOAD_PATH = "/cgi-bin/media/upload"
 
@@ -128,3 +130,7 @@ class WeChatOAAdapter:
         """A temporary media upload (valid 3 days); returns the media_id."""
         body = self.api.upload(UPLOAD_PATH, {"type": "image"}, {"media": (filename, content, content_type)})
         return str(body["media_id"])
+
+    def fetch_media(self, media_id: str, max_bytes: int) -> FetchedMedia:
+        """A shopper's image, voice or video by the push's MediaId (valid 3 days)."""
+        return media.fetch(self.api, media_id, max_bytes)

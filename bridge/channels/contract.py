@@ -97,6 +97,14 @@ class Reply:
     media_id: str | None = None
 
 
+@dataclass(frozen=True)
+class FetchedMedia:
+    """A shopper's file as the channel handed it over; the type is the platform's word for it."""
+
+    content: bytes
+    content_type: str
+
+
 # -- sending -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -145,6 +153,10 @@ class Capabilities:
     send_window: SendWindowRule | None = None  # None: pushes are not limited to a window
     max_body: int = 64 * 1024  # the largest webhook body the platform sends
     media_max_bytes: int = 0  # the largest image the platform takes (with media_upload)
+    # A shopper's image, voice or video names a media id the platform keeps for a few days:
+    # the bridge fetches it once (adapter.fetch_media, in a job) and keeps the file itself.
+    media_fetch: bool = False
+    fetch_max_bytes: int = 0  # the largest file fetched; a larger one is refused, nothing kept
 
 
 @dataclass(frozen=True)
@@ -169,6 +181,8 @@ class Adapter(Protocol):
     def respond(self, req: HookRequest, inbound: InboundMessage | None, reply: Reply | None) -> HookResponse: ...
     def send(self, out: OutboundMessage) -> None: ...
     def upload_image(self, filename: str, content: bytes, content_type: str) -> str: ...
+    # The SendFailed family again: RetryLater (busy, network), any other final (an expired id, too large).
+    def fetch_media(self, media_id: str, max_bytes: int) -> FetchedMedia: ...
 
 
 # -- errors: a refused webhook call ------------------------------------------------------------

@@ -88,7 +88,8 @@ def adapter(channel: ChannelConfig, runtime: ChannelRuntime) -> Adapter:
 register(ChannelKind(
     kind="wechat_oa", title="Official Account", segment="wechat-oa", fields=_WECHAT_APP,
     capabilities=Capabilities(passive_reply=True, media_upload=True, send_window=oa.SEND_WINDOW,
-                              max_body=oa.MAX_BODY, media_max_bytes=oa.MAX_IMAGE),
+                              max_body=oa.MAX_BODY, media_max_bytes=oa.MAX_IMAGE,
+                              media_fetch=True, fetch_max_bytes=oa.MAX_FETCH),
     adapter=oa.WeChatOAAdapter, simulator=OASimulator, app_settings=_WECHAT_API, check=_wechat_mode,
 ))
 # Declared so that shop files naming them load; their adapters come with their issues.

@@ -73,6 +73,21 @@ def enqueue_delivery(message_id: int, sender: str) -> None:
         log.exception("message %s: enqueue failed; the sweeper will pick it up", message_id)
 
 
+def enqueue_media_fetch(message_id: int) -> None:
+    """Fetch a shopper's media (media/fetch.py), after the commit. If Redis is unreachable the
+    message stays `fetching` for the sweeper."""
+    try:
+        queue(NOTICES).enqueue(
+            "jobs.media.fetch_media", message_id, job_id=keys.media_fetch_job(message_id),
+            retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+            result_ttl=60, failure_ttl=7 * 86400,
+        )
+    except redis.RedisError as exc:
+        log.warning("message %s: media fetch not enqueued (%s); the sweeper will pick it up", message_id, exc)
+    except Exception:  # noqa: BLE001 — the row's media.state is the source of truth
+        log.exception("message %s: media fetch enqueue failed; the sweeper will pick it up", message_id)
+
+
 DISPATCH_FLAG_SECONDS = 60  # a flag whose job was lost expires; the sweep routes meanwhile
 
 
@@ -95,8 +110,16 @@ def delivery_waiting(message_id: int) -> bool:
     """Whether the message's delivery job is still in its queue or RQ's scheduled registry
     (a retry's wait), and so will run without being enqueued again. A job that has left both
     (Redis lost it, a worker died running it) is not waiting."""
+    return job_waiting(keys.delivery_job(message_id))
+
+
+def media_fetch_waiting(message_id: int) -> bool:
+    """Whether the message's media fetch job waits in its queue or for a retry (delivery_waiting)."""
+    return job_waiting(keys.media_fetch_job(message_id))
+
+
+def job_waiting(job_id: str) -> bool:
     connection = current_app.extensions["redis"]
-    job_id = keys.delivery_job(message_id)
     status, origin = connection.hmget(Job.key_for(job_id), "status", "origin")
     if origin is None:
         return False

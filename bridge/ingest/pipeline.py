@@ -53,6 +53,7 @@ from bridge.events import names
 from bridge.ingest.decision import Answer, Decision, decide
 from bridge.ingest.rows import Opened, bot_row, inbound_row, message_view, notice_row
 from bridge.ingest.store import Duplicate, Store
+from bridge.media import fetch as media_fetch
 from bridge.visibility import audience
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ def ingest(engine: Engine, channel: ChannelConfig, capabilities: Capabilities,
     connection managed to do: if it committed, the receipt answers the second attempt.
     """
     window = capabilities.send_window.for_inbound(inbound) if capabilities.send_window else None
+    inbound = media_fetch.marked(inbound, capabilities)  # stored `fetching`; a job fetches the file
     for attempt in (1, 2):
         with engine.connect() as conn:
             store = Store(conn)
@@ -175,9 +177,9 @@ def _step_by_step(store: Store, channel: ChannelConfig, inbound: InboundMessage,
 
 def _after_commit(channel: ChannelConfig, inbound: InboundMessage, pushed: Pushed, answer: Answer | None,
                   answer_delivery: str | None, now: datetime) -> None:
-    """Route a shopper who now waits, deliver what is in the outbox, tell the agents: the
-    conversation when it is new (opened, or queued), rated or queued, and every message stored
-    — the shopper's, the robot's answer, the shop's notice."""
+    """Route a shopper who now waits, deliver what is in the outbox, fetch the shopper's media,
+    tell the agents: the conversation when it is new (opened, or queued), rated or queued, and
+    every message stored — the shopper's, the robot's answer, the shop's notice."""
     effects = Effects(channel.shop_id)
     conversation = pushed.conversation
     whom = audience(conversation.agent_id, conversation.state, pushed.customer_id)
@@ -191,6 +193,8 @@ def _after_commit(channel: ChannelConfig, inbound: InboundMessage, pushed: Pushe
     elif conversation.is_new:
         effects.publish(names.CONVERSATION_OPENED, conversation.id, whom, conversation=shown)
     said = [(pushed.message_id, inbound_row(inbound, now))]
+    if (inbound.media or {}).get("state") == media_fetch.FETCHING:
+        effects.fetch_media(pushed.message_id)
     if pushed.bot_id is not None:
         said.append((pushed.bot_id, bot_row(answer.reply, answer.source, answer_delivery, now)))
         if answer_delivery is not None:

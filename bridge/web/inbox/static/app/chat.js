@@ -35,6 +35,11 @@ export function deliveryOf(message) {
            retry: message.sender === "agent" && (state === "unknown" || !FINAL.has(code)) };
 }
 
+// Where the bridge's copy of a shopper's file stands: fetching | stored | unavailable (or none).
+function mediaState(m) {
+  return (m.media && m.media.state) || (m.media_url ? "stored" : null);
+}
+
 export class ChatPane {
   constructor(root, inbox, actions) {
     this.root = root;
@@ -110,12 +115,19 @@ export class ChatPane {
 
   body(m) {
     if (m.type === "image") {
-      const src = m.media_url || (m.media && m.media.pic_url);
-      return src ? el("a", { href: src, target: "_blank", rel: "noopener" }, el("img", { src, alt: "图片", loading: "lazy" }))
-        : "[图片]";
+      const src = m.media_url;
+      if (src) return el("a", { href: src, target: "_blank", rel: "noopener" }, el("img", { src, alt: "图片", loading: "lazy" }));
+      return el("span", { class: "media-note", "data-media-state": mediaState(m) },
+                mediaState(m) === "fetching" ? "图片加载中…" : mediaState(m) === "unavailable" ? "图片已过期，无法查看" : "[图片]");
     }
     if (m.type === "voice") {
-      return el("span", {}, el("span", { class: "kind" }, "[语音] "), m.text ? `识别：${m.text}` : "（无识别文字）");
+      const heard = m.text || (m.media && m.media.recognition);
+      return el("span", { class: "voice", "data-media-state": mediaState(m) },
+                el("span", { class: "kind" }, "[语音] "), heard ? `识别：${heard}` : "（无识别文字）", this.playable(m, "audio", "语音"));
+    }
+    if (m.type === "video" || m.type === "shortvideo") {
+      return el("span", { class: "video", "data-media-state": mediaState(m) },
+                el("span", { class: "kind" }, "[视频] "), this.playable(m, "video", "视频"));
     }
     if (m.type === "link" && m.media && m.media.url) {
       return el("a", { href: m.media.url, target: "_blank", rel: "noopener noreferrer" }, m.text || m.media.url);
@@ -124,6 +136,23 @@ export class ChatPane {
     if (m.type === "event") return el("span", { class: "muted" }, `[事件] ${m.text || ""}`);
     if (m.type !== "text") return `[${m.type}] ${m.text || ""}`;
     return m.text || "";
+  }
+
+  // The shopper's stored voice or video: a player only where this browser can play the format.
+  // WeChat's voice is AMR (or speex), which browsers do not play: a download link says so
+  // instead of a player that would stay silent.
+  playable(m, tag, words) {
+    const state = mediaState(m);
+    if (state === "fetching") return el("span", { class: "media-note" }, ` · ${words}加载中…`);
+    if (state === "unavailable") return el("span", { class: "media-note" }, ` · ${words}文件已过期，无法播放`);
+    if (!m.media_url) return "";
+    const type = m.media.content_type || "";
+    if (type && document.createElement(tag).canPlayType(type)) {
+      return el(tag, { src: m.media_url, controls: true, preload: "none", class: `media-${tag}` });
+    }
+    const format = (type.split("/")[1] || "未知").toUpperCase();
+    return [" ", el("a", { href: m.media_url, download: "", class: "media-download" },
+                    `下载${words}（${format} 格式，浏览器不能直接播放）`)];
   }
 
   // A message on its way, shown at once; replaced by the stored one (same client id).

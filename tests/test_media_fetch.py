@@ -7,6 +7,7 @@ the test's own directory, so "nothing kept" can be looked at.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -252,3 +253,43 @@ def test_media_state_is_kept_on_the_row(desk, fake_wechat):
     with db.new_session(desk.app) as session:
         row = session.get(Message, message["id"])
         assert row.media["state"] == "unavailable" and row.claimed_until is None and row.attempts == 1
+
+
+def test_two_workers_at_once_fetch_once(desk, fake_wechat):
+    from jobs.media import fetch_media
+
+    fake_wechat.keep_media("MEDIA_race", PNG, "image/png")
+    fake_wechat.slow("/cgi-bin/media/get", 0.5)  # both jobs run while the first fetch is out
+    cid, message = shopper_sends(desk, image_xml("o-media", "http://mmbiz.qpic.cn/x", "MEDIA_race"))
+    outcomes: list[str] = []
+
+    def work() -> None:
+        with desk.app.app_context():
+            outcomes.append(fetch_media(message["id"]))
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(outcomes) == ["skipped", "stored"]
+    assert fake_wechat.media_fetches("MEDIA_race") == 1
+
+
+def test_an_expired_token_on_media_get_is_refreshed_once(desk, fake_wechat):
+    fake_wechat.keep_media("MEDIA_token", PNG, "image/png")
+    fake_wechat.fail_next("/cgi-bin/media/get", 40001)
+    cid, message = shopper_sends(desk, image_xml("o-media", "http://mmbiz.qpic.cn/x", "MEDIA_token"))
+    run_jobs(desk.app)
+    assert shown(desk, cid, message["id"])["media"]["state"] == "stored"
+    assert fake_wechat.media_fetches("MEDIA_token") == 2
+
+
+def test_the_sweep_leaves_media_older_than_wechat_keeps_it(desk, fake_wechat, monkeypatch):
+    from datetime import datetime, timedelta, timezone
+
+    monkeypatch.setattr(tasks, "enqueue_media_fetch", lambda message_id: None)
+    cid, message = shopper_sends(desk, image_xml("o-media", "http://mmbiz.qpic.cn/x", "MEDIA_old"))
+    set_message(desk.app, message["id"], created_at=datetime.now(timezone.utc) - timedelta(days=5))
+    with desk.app.app_context():
+        assert sweep()["refetched"] == 0

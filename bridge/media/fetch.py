@@ -30,7 +30,7 @@ from bridge.channels.contract import Adapter, Capabilities, FetchedMedia, Inboun
 from bridge.infra.tasks import RETRY_INTERVALS
 from bridge.media import images
 from bridge.media.store import MediaStore
-from bridge.models import Channel, Conversation, Message
+from bridge.models import Channel, Conversation, Message, Shop
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ FETCHED_KINDS = ("image", "voice", "video", "shortvideo")
 FETCHING, STORED, UNAVAILABLE = "fetching", "stored", "unavailable"
 MAX_ATTEMPTS = len(RETRY_INTERVALS) + 1  # the first attempt, then RQ's retries
 CLAIM_SECONDS = 90
+MEDIA_ID_DAYS = 3  # how long WeChat keeps a shopper's media id
 # A voice or video is kept with the type WeChat names when it is a plain audio/ or video/ type;
 # the store serves it with that type and nosniff, so anything else is served as a download.
 _AV_TYPE = re.compile(r"^(audio|video)/[a-z0-9][a-z0-9.+-]{0,60}$")
@@ -120,8 +121,12 @@ def _finish(session: Session, message: Message, now: datetime, media: dict[str, 
     return Outcome(media["state"], (media.get("error") or {}).get("code"))
 
 
-def _unfetched(now: datetime, older_than: timedelta):
-    return ((Message.direction == "in") & Message.type.in_(FETCHED_KINDS)
+def _unfetched(shop_id: int, now: datetime, older_than: timedelta):
+    # Within the days WeChat keeps a media id (and a day's margin), shop by shop, so the read
+    # rides the (shop_id, created_at) index; an older file can only be unavailable, which the
+    # fetch of such a row finds out itself.
+    return ((Message.shop_id == shop_id) & (Message.created_at >= now - timedelta(days=MEDIA_ID_DAYS + 1))
+            & (Message.direction == "in") & Message.type.in_(FETCHED_KINDS)
             & (Message.media["state"].as_string() == FETCHING) & (Message.updated_at < now - older_than)
             & or_(Message.claimed_until.is_(None), Message.claimed_until < now))
 
@@ -129,10 +134,15 @@ def _unfetched(now: datetime, older_than: timedelta):
 def hand_out_unfetched(session: Session, now: datetime, older_than: timedelta, limit: int = 500) -> list[int]:
     """Messages whose file no job has fetched by now (Redis was away at the commit, a job lost),
     each made fresh again, for the caller to re-enqueue. Commits."""
-    ids = list(session.scalars(select(Message.id).where(_unfetched(now, older_than)).order_by(Message.id)
-                               .limit(limit)))
-    if ids:
-        session.execute(update(Message).where(Message.id.in_(ids), _unfetched(now, older_than))
-                        .values(updated_at=now))
-        session.commit()
+    ids: list[int] = []
+    for shop_id in session.scalars(select(Shop.id).order_by(Shop.id)).all():
+        found = list(session.scalars(select(Message.id).where(_unfetched(shop_id, now, older_than))
+                                     .order_by(Message.id).limit(limit - len(ids))))
+        if found:
+            session.execute(update(Message).where(Message.id.in_(found), _unfetched(shop_id, now, older_than))
+                            .values(updated_at=now))
+            ids += found
+        if len(ids) >= limit:
+            break
+    session.commit()
     return ids

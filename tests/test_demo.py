@@ -187,3 +187,13 @@ def test_a_sandbox_channel_outside_demo_mode_fails_visibly_and_calls_no_wechat(a
     assert out and {m.delivery for m in out} == {"failed"}
     assert all("sandbox" in m.error_message for m in out)
     assert fake_wechat.calls == []
+
+
+def test_a_shoppers_image_is_fetched_from_the_stand_in_and_kept(demo):
+    client = demo.test_client()
+    assert client.post(PUSH, query_string={"openid": "snap"}, data={
+        "kind": "image", "image": (io.BytesIO(PNG), "p.png")}).get_json() == {"status": 200}
+    run_jobs(demo)
+    picture = next(m for m in stored(demo, "snap") if m.type == "image" and m.direction == "in")
+    assert picture.media["state"] == "stored" and picture.media["content_type"] == "image/png"
+    assert demo.extensions["media_store"].get(picture.media["sha256"]) == PNG

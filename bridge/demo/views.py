@@ -29,7 +29,7 @@ from bridge.channels.contract import ChannelConfig
 from bridge.channels.runtime import demo_api_base
 from bridge.demo import pushes
 from bridge.demo.standin import StandIn
-from bridge.demo.wechat_api import Call, multipart_files
+from bridge.demo.wechat_api import Call, error, multipart_files
 from bridge.infra import db
 from bridge.models import Channel, Shop
 
@@ -73,7 +73,21 @@ def wechat_api(rest: str) -> Response:
         call.files = multipart_files(request.content_type, raw)
     elif raw:
         call.json = _json_or_none(raw)
+    if call.path == "/cgi-bin/media/get":
+        return _media_get(call)
     return jsonify(standin().handle(call))
+
+
+def _media_get(call: Call) -> Response:
+    """A shopper's image by its media id, as WeChat hands it to the bridge's fetch job: the file
+    with its type and name, or JSON with the errcode (40007 for an id it does not keep)."""
+    app_id, code = standin().token_owner(call.query.get("access_token"))
+    media_id = call.query.get("media_id", "")
+    data = standin().media(media_id) if app_id is not None else None
+    if data is None:
+        return jsonify(error(code or 40007))
+    mimetype = next((t for magic, t in IMAGE_TYPES.items() if data.startswith(magic)), "application/octet-stream")
+    return Response(data, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{media_id}"'})
 
 
 @bp.get("/wechat-api/media/<media_id>")

@@ -77,16 +77,18 @@ def fetch(session: Session, message_id: int, adapter_for: Callable[[Channel], Ad
         message.claimed_until = None
         session.commit()
         return Outcome("skipped")
-    session.commit()  # the claim is ours before the network call
-    channel = session.get(Conversation, message.conversation_id).channel
+    channel, kind = session.get(Conversation, message.conversation_id).channel, message.type
     try:
         adapter = adapter_for(channel)
-        fetched = adapter.fetch_media(str(media["media_id"]),
-                                      registry.get(channel.kind).capabilities.fetch_max_bytes)
-        kept = _kept(message.type, fetched, store)
     except LookupError as exc:  # a kind no longer (or not yet) served
         return _finish(session, message, now, {**media, "state": UNAVAILABLE,
                                                "error": {"code": "no_adapter", "message": str(exc)}})
+    max_bytes = registry.get(channel.kind).capabilities.fetch_max_bytes
+    # The claim is ours before the network call, and no transaction is held during it (on
+    # SQLite a transaction holds the one writer lock).
+    session.commit()
+    try:
+        kept = _kept(kind, adapter.fetch_media(str(media["media_id"]), max_bytes), store)
     except SendFailed as exc:
         if isinstance(exc, RetryLater) and message.attempts < MAX_ATTEMPTS:
             message.claimed_until = None

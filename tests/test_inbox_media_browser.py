@@ -89,6 +89,7 @@ def test_a_shoppers_image_and_voice_show_from_the_bridges_copy(browser, inbox, f
                                                             "Recognition": "有没有大码"}))
     voice = bob.locator(".msg.from-customer", has_text="识别：有没有大码")
     expect(voice.locator("a.media-download")).to_contain_text("AMR 格式")
+    assert voice.locator("a.media-download").get_attribute("download").endswith(".amr")
     expect(voice.locator("audio")).to_have_count(0)
     bob.screenshot(path=str(SHOTS / "media.png"))
     assert fake_wechat.media_fetches("MEDIA_photo") == 1

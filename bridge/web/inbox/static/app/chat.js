@@ -150,8 +150,9 @@ export class ChatPane {
     if (type && document.createElement(tag).canPlayType(type)) {
       return el(tag, { src: m.media_url, controls: true, preload: "none", class: `media-${tag}` });
     }
-    const format = (type.split("/")[1] || "未知").toUpperCase();
-    return [" ", el("a", { href: m.media_url, download: "", class: "media-download" },
+    const ext = (type.split("/")[1] || "bin").replace(/[^a-z0-9]/gi, "");
+    const format = ext === "bin" ? "未知" : ext.toUpperCase();
+    return [" ", el("a", { href: m.media_url, download: `${words}-${m.id}.${ext}`, class: "media-download" },
                     `下载${words}（${format} 格式，浏览器不能直接播放）`)];
   }
 

@@ -67,3 +67,31 @@ def split(before: collections.Counter, after: collections.Counter) -> dict[str, 
     if other:
         out["other"] = other
     return out
+
+
+def tree_ticks(pid: int) -> int:
+    """CPU ticks (user + system) of PID and its descendants, alive now."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(c) for c in f.read().split()]
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12]) + sum(tree_ticks(c) for c in children)
+
+
+def tree_cpu(pids: dict[str, int]) -> dict[str, int]:
+    """Per server (its whole process tree) and for this process alone (senders, stream reader)."""
+    own = os.times()
+    return {**{k: tree_ticks(p) for k, p in pids.items()},
+            "bench (this process)": round((own.user + own.system) * os.sysconf("SC_CLK_TCK"))}
+
+
+def split_by_server(ticks0: dict[str, int], ticks1: dict[str, int], groups: dict[str, float]) -> dict[str, float]:
+    """CPU-seconds per server and for this process, then the machine's other groups; Python
+    outside them (someone else's tests, say) as "other python"."""
+    ours = {k: (ticks1[k] - ticks0[k]) / os.sysconf("SC_CLK_TCK") for k in ticks0}
+    python = sum(v for k, v in groups.items() if k.startswith("python"))
+    rest = {k: v for k, v in groups.items() if not k.startswith("python")}
+    return {k: round(v, 2) for k, v in {**ours, **rest, "other python": python - sum(ours.values())}.items()}

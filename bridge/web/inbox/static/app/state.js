@@ -53,7 +53,9 @@ export class Inbox {
 
   replaceLists(rowsByTab) {
     const keep = new Map();
-    for (const rows of Object.values(rowsByTab)) for (const row of rows) keep.set(row.id, row);
+    for (const rows of Object.values(rowsByTab)) {
+      for (const row of rows) keep.set(row.id, fromServer(this.conversations.get(row.id), row));
+    }
     if (this.openId && this.conversations.has(this.openId) && !keep.has(this.openId)) {
       keep.set(this.openId, this.conversations.get(this.openId));
     }
@@ -63,7 +65,7 @@ export class Inbox {
   }
 
   setHistory(rows) {
-    for (const row of rows) this.conversations.set(row.id, { ...this.conversations.get(row.id), ...row });
+    for (const row of rows) this.conversations.set(row.id, fromServer(this.conversations.get(row.id), row));
     this.history = rows.map((row) => row.id);
     this.changed("lists");
   }
@@ -76,8 +78,7 @@ export class Inbox {
 
   // A conversation as an event or a GET gives it: what the row knew of its messages stays.
   upsert(conversation) {
-    const old = this.conversations.get(conversation.id) || {};
-    this.conversations.set(conversation.id, { ...old, ...conversation });
+    this.conversations.set(conversation.id, fromServer(this.conversations.get(conversation.id), conversation));
     if (conversation.state === "ended" && !this.history.includes(conversation.id)) {
       this.history.unshift(conversation.id);
     }
@@ -92,13 +93,15 @@ export class Inbox {
     this.changed("open");
   }
 
-  // A message the bridge stored (its event or the POST's answer), once however often told.
+  // A message the bridge stored (its event or the POST's answer), once however often told:
+  // counted neither twice here nor again on top of a list row that already counted it.
   addMessage(message) {
     const row = this.conversations.get(message.conversation_id);
     if (row) {
       const newer = !row.last_message || row.last_message.id <= message.id;
       if (newer) row.last_message = preview(message);
-      if (!this.seen(message)) {
+      row.heard_through = Math.max(row.heard_through || 0, message.id);
+      if (!this.seen(message) && message.id > (row.counted_through || 0)) {
         if (message.sender === "customer") {
           row.unanswered = (row.unanswered || 0) + 1;
           row.awaiting_reply_since = row.awaiting_reply_since || message.created_at;
@@ -132,6 +135,21 @@ export class Inbox {
   sortedMessages() {
     return [...this.messages.values()].sort((a, b) => a.id - b.id);
   }
+}
+
+// A conversation from the server merged into what the page knew. A list row's unread count
+// and last message cover the messages up to its last_message's id (counted_through): the
+// page counts only newer ones. A row older than messages the page has already heard of (the
+// GET was answered before their events arrived) keeps the page's own count.
+function fromServer(old = {}, fresh) {
+  const merged = { ...old, ...fresh };
+  if (!("unanswered" in fresh)) return merged; // an event's conversation: no message figures
+  const through = fresh.last_message ? fresh.last_message.id : 0;
+  if ((old.heard_through || 0) > through) {
+    for (const key of ["unanswered", "last_message", "awaiting_reply_since"]) merged[key] = old[key];
+  }
+  merged.counted_through = Math.max(old.counted_through || 0, through);
+  return merged;
 }
 
 export function waitingSince(row) {

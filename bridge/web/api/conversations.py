@@ -9,8 +9,9 @@ from sqlalchemy.orm import joinedload
 
 from bridge.channels import registry
 from bridge.conversations import lifecycle, places
+from bridge.customers import search
 from bridge.infra import db
-from bridge.inputs import BIGINT_MAX
+from bridge.inputs import BIGINT_MAX, storable
 from bridge.models import CONVERSATION_STATES, WAITING_STATES, Agent, Conversation, Group, Message, Shop
 from bridge.shapes import conversation_json, iso, message_json
 from bridge.visibility import conversation_filter, sees_conversation
@@ -46,8 +47,9 @@ def _own(conversation_id: int, verb: str) -> Conversation:
 @login_required
 def list_conversations():
     """Newest first, a page at a time (`before` = the last id of the page before); `state`
-    takes one state or several (`state=queued,waiting`). Each row carries its last message
-    and how many shopper messages wait for a person's answer."""
+    takes one state or several (`state=queued,waiting`); `q` searches (bridge/customers/
+    search.py). Each row carries its last message and how many shopper messages wait for a
+    person's answer."""
     states = [s for raw in request.args.getlist("state") for s in raw.split(",") if s]
     unknown = [s for s in states if s not in CONVERSATION_STATES]
     if unknown:
@@ -64,11 +66,18 @@ def list_conversations():
         query = query.where(Conversation.state.in_(states))
     if before:
         query = query.where(Conversation.id < before)
+    q = request.args.get("q", "").strip()
+    if q:
+        if not storable(q):
+            raise APIError(400, "bad_request", "q holds a NUL character or a lone surrogate")
+        if len(q) > search.MAX_QUERY:
+            raise APIError(400, "bad_request", f"q is {len(q)} characters: at most {search.MAX_QUERY}")
+        query = query.where(search.conversations_matching(q))
     items = db.session().scalars(query).all()
-    return jsonify({"items": _rows(items), "next_before": items[-1].id if len(items) == limit else None})
+    return jsonify({"items": rows(items), "next_before": items[-1].id if len(items) == limit else None})
 
 
-def _rows(conversations: list[Conversation]) -> list[dict]:
+def rows(conversations: list[Conversation]) -> list[dict]:
     """Conversations as a list shows them: with the last message, the unanswered count and,
     for a shopper waiting for an agent, the place in the shop's queue."""
     last, waiting = _last_messages(conversations), _unanswered(conversations)
@@ -106,7 +115,7 @@ def _unanswered(conversations: list[Conversation]) -> dict[int, int]:
 @login_required
 def get_conversation(conversation_id: int):
     c = visible(conversation_id)
-    return jsonify({**_rows([c])[0], "metrics": _metrics(c), "send_window": _send_window(c)})
+    return jsonify({**rows([c])[0], "metrics": _metrics(c), "send_window": _send_window(c)})
 
 
 def _send_window(c: Conversation) -> dict | None:

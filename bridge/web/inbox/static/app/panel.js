@@ -19,13 +19,15 @@ export class ShopperPanel {
     const id = row.customer.id;
     this.customerId = id;
     this.row = row;
-    const [customer, notes, tags, history] = await Promise.all([
+    const [customer, notes, tags, history, agents] = await Promise.all([
       api("GET", `/customers/${id}`).catch(() => null),
       api("GET", `/customers/${id}/notes`).catch(() => ({ items: [] })),
       api("GET", "/tags").catch(() => ({ items: [] })),
       api("GET", `/customers/${id}/conversations`).catch(() => ({ items: [] })),
+      this.me.role === "admin" ? api("GET", "/agents").catch(() => ({ items: [] })) : { items: [] },
     ]);
     if (this.customerId !== id) return; // another conversation was opened meanwhile
+    this.agents = agents.items;
     this.render(customer, notes.items, tags.items, history.items);
   }
 
@@ -77,11 +79,14 @@ export class ShopperPanel {
 
   exclusive(customer) {
     if (this.me.role !== "admin" || !customer) return "";
-    const input = el("input", { name: "exclusive", placeholder: "客服用户名（留空取消）", value: customer.exclusive_agent ? customer.exclusive_agent.username : "" });
+    const current = customer.exclusive_agent ? customer.exclusive_agent.username : "";
+    const choice = el("select", { name: "exclusive", "aria-label": "专属客服" },
+      el("option", { value: "" }, "不设专属客服"),
+      ...this.agents.map((a) => el("option", { value: a.username, selected: a.username === current }, a.name)));
     return el("form", { class: "inline", onsubmit: async (e) => {
       e.preventDefault();
-      await this.run(() => api("PUT", `/customers/${this.customerId}/exclusive-agent`, { agent: input.value.trim() || null }));
-    } }, input, el("button", { type: "submit" }, "设为专属"));
+      await this.run(() => api("PUT", `/customers/${this.customerId}/exclusive-agent`, { agent: choice.value || null }));
+    } }, choice, el("button", { type: "submit" }, "设为专属"));
   }
 
   noteForm() {

@@ -1,5 +1,6 @@
-"""tests/test_bad_input.py's cases for the shopper panel's routes (bridge/web/api/customers.py)
-and the 历史 search, and the real rows they name: alice's shopper, a note, a tag."""
+"""tests/test_bad_input.py's cases for the shopper panel's routes (bridge/web/api/customers.py),
+the 历史 search and the agent's own quick phrases, and the real rows they name: alice's
+shopper, a note, a tag, a phrase."""
 from __future__ import annotations
 
 from tests.bad_input_kit import TOKENS, Case, id_cases, json_cases
@@ -34,6 +35,17 @@ CUSTOMER_CASES: dict[tuple[str, str], list[Case]] = {
         *_fields("agent", ("123", '["bob"]', "{}", "true", '""', '"' + "b" * 65 + '"', '"nobody"')),
         Case("no agent field", 422, "{}"), Case("an unknown field", 422, '{"agent": "bob", "until": 1}'),
     ],
+    ("/api/v1/quick-phrases", "POST"): [
+        *TOKENS, *json_cases('{"title": "t", "text": "x"}'),
+        *[Case(f"{key} as {v[:12]}", 422, f'{{"title": "t", "text": "x", "{key}": {v}}}')
+          for key in ("title", "text") for v in ("1", '["x"]', "null", '""', '"' + "长" * 2001 + '"')],
+        Case("an unknown field", 422, '{"title": "t", "text": "x", "scope": "shop"}'),
+    ],
+    ("/api/v1/quick-phrases/<phrase_id>", "PATCH"): [
+        *TOKENS, *id_cases("phrase_id"), *json_cases('{"text": "x"}'),
+        *_fields("text", ("1", '["x"]', "null", '""', '"' + "长" * 2001 + '"')), Case("no field", 422, "{}"),
+    ],
+    ("/api/v1/quick-phrases/<phrase_id>", "DELETE"): [*TOKENS, *id_cases("phrase_id")],
 }
 CUSTOMER_SEARCH = [Case("q of 101 letters", 400, query={"q": "q" * 101}),
                    Case("q with NUL", 400, query={"q": "a\x00b"})]
@@ -43,4 +55,6 @@ def customer_world(client, headers: dict[str, str], conversation: dict) -> dict[
     customer = conversation["customer"]["id"]
     note = client.post(f"/api/v1/customers/{customer}/notes", headers=headers, json={"text": "n"}).get_json()
     tag = client.post("/api/v1/tags", headers=headers, json={"name": "VIP"}).get_json()
-    return {"customer_id": str(customer), "note_id": str(note["id"]), "tag_id": str(tag["id"])}
+    phrase = client.post("/api/v1/quick-phrases", headers=headers, json={"title": "t", "text": "x"}).get_json()
+    return {"customer_id": str(customer), "note_id": str(note["id"]), "tag_id": str(tag["id"]),
+            "phrase_id": str(phrase["id"])}

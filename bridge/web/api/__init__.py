@@ -12,6 +12,7 @@ from bridge.web.api import (
     live,
     metrics,
     outbox,
+    phrases,
     replies,
     shop,
     stats,
@@ -20,7 +21,7 @@ from bridge.web.api import (
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Before the nested blueprints add their routes, which name it.
 bp.record_once(lambda state: state.app.url_map.converters.update(id=ids.RowId))
-for view in (auth, agents, conversations, customers, replies, live, metrics, outbox, shop, stats):
+for view in (auth, agents, conversations, customers, replies, live, metrics, outbox, phrases, shop, stats):
     bp.register_blueprint(view.bp)
 errors.register(bp)
 URL_SPACE = "/api"  # every URL here is the API's: one that names no call is answered in JSON too

@@ -16,7 +16,7 @@ from adapters.wechat.push import event_xml, push_xml, text_xml
 from adapters.wechat.signature import url_signature
 from bridge.infra import db
 from bridge.models import Agent, Base, Conversation, Message
-from tests.bad_input_customers import CUSTOMER_CASES, CUSTOMER_SEARCH, customer_world
+from tests.bad_input_inbox import INBOX_CASES, INBOX_SEARCH, inbox_world
 from tests.bad_input_kit import (
     ARABIC,
     BIGINT,
@@ -70,7 +70,7 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("/api/v1/conversations", "GET"): [
         *TOKENS, *page_cases(),
         *[Case(f"state={v[:12]!r}", 400, query={"state": v}) for v in ("²", "active\x00", "a" * 10_000, "ACTIVE")],
-        *CUSTOMER_SEARCH,
+        *INBOX_SEARCH,
     ],
     ("/api/v1/conversations/<conversation_id>", "GET"): [*TOKENS, *id_cases(*CONVERSATION)],
     ("/api/v1/conversations/<conversation_id>/messages", "GET"): [*TOKENS, *id_cases(*CONVERSATION), *page_cases()],
@@ -101,7 +101,7 @@ CASES: dict[tuple[str, str], list[Case]] = {
         Case("agent and group", 422, '{"agent": "bob", "group": "presales"}'),
         Case("NUL in the username", 400, '{"agent": "bob\\u0000"}'),
     ],
-    **CUSTOMER_CASES,
+    **INBOX_CASES,
 }
 
 
@@ -125,7 +125,7 @@ def world(app, client, shop) -> dict[str, str]:
                         json={"type": "text", "text": "在的"})
     assert reply.status_code == 201
     return {"conversation_id": str(conversation["id"]), "message_id": str(reply.get_json()["id"]),
-            "Authorization": headers["Authorization"], **customer_world(client, headers, conversation)}
+            "Authorization": headers["Authorization"], **inbox_world(client, headers, conversation)}
 
 
 def stored(app) -> dict:

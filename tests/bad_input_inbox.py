@@ -12,7 +12,7 @@ def _fields(key: str, values: tuple[str, ...], status: int = 422) -> list[Case]:
     return [Case(f"{key} as {v[:12]}", status, f'{{"{key}": {v}}}') for v in values]
 
 
-CUSTOMER_CASES: dict[tuple[str, str], list[Case]] = {
+INBOX_CASES: dict[tuple[str, str], list[Case]] = {
     ("/api/v1/customers/<customer_id>", "GET"): [*TOKENS, *id_cases(*CUSTOMER)],
     ("/api/v1/customers/<customer_id>/conversations", "GET"): [*TOKENS, *id_cases(*CUSTOMER)],
     ("/api/v1/customers/<customer_id>/notes", "GET"): [*TOKENS, *id_cases(*CUSTOMER)],
@@ -47,11 +47,11 @@ CUSTOMER_CASES: dict[tuple[str, str], list[Case]] = {
     ],
     ("/api/v1/quick-phrases/<phrase_id>", "DELETE"): [*TOKENS, *id_cases("phrase_id")],
 }
-CUSTOMER_SEARCH = [Case("q of 101 letters", 400, query={"q": "q" * 101}),
+INBOX_SEARCH = [Case("q of 101 letters", 400, query={"q": "q" * 101}),
                    Case("q with NUL", 400, query={"q": "a\x00b"})]
 
 
-def customer_world(client, headers: dict[str, str], conversation: dict) -> dict[str, str]:
+def inbox_world(client, headers: dict[str, str], conversation: dict) -> dict[str, str]:
     customer = conversation["customer"]["id"]
     note = client.post(f"/api/v1/customers/{customer}/notes", headers=headers, json={"text": "n"}).get_json()
     tag = client.post("/api/v1/tags", headers=headers, json={"name": "VIP"}).get_json()

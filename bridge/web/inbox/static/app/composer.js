@@ -8,7 +8,7 @@ export const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
 const EMOJI = ["😊", "😀", "😂", "🙏", "👍", "👌", "❤️", "🌹", "🎉", "🤝", "💪", "😘", "🥰", "😅", "🙂", "👏"];
 
 export class Composer {
-  constructor(slot, { draftKey, onSend, onImage, phrases }) {
+  constructor(slot, { draftKey, onSend, onImage, phrases, managePhrases }) {
     this.draftKey = draftKey; // conversation id → storage key
     this.onSend = onSend;
     this.onImage = onImage;
@@ -29,6 +29,7 @@ export class Composer {
          el("button", { type: "button", "aria-label": "表情", onclick: () => (this.emoji.hidden = !this.emoji.hidden) }, "😊"),
          el("button", { type: "button", "aria-label": "发送图片", onclick: () => this.file.click() }, "图片"),
          el("button", { type: "button", "aria-label": "快捷短语", onclick: () => this.openPhrases("") }, "短语"),
+         el("button", { type: "button", "aria-label": "管理我的快捷短语", onclick: () => managePhrases() }, "管理短语"),
          this.window, this.error),
       this.text,
       el("div", { class: "send-row" }, this.file, this.send));
@@ -147,7 +148,7 @@ export class Composer {
     this.popup.replaceChildren(...matches.map((p, i) =>
       el("li", { role: "option", "aria-selected": String(i === 0), "data-text": p.text,
                  onmousedown: (e) => { e.preventDefault(); this.choosePhrase(i); } },
-         el("b", {}, p.title), el("span", {}, p.text), p.scope === "own" ? el("small", {}, "我的") : "")));
+         el("b", {}, p.title), el("span", {}, p.text), el("small", {}, p.scope === "own" ? "我的" : "店铺"))));
     this.popup.hidden = false;
   }
 

@@ -9,6 +9,7 @@ import { ConversationList } from "./list.js";
 import { connect } from "./live.js";
 import { Notifier } from "./notify.js";
 import { ShopperPanel } from "./panel.js";
+import { phraseManager } from "./phrases.js";
 import { Inbox } from "./state.js";
 import { AgentBar, transferDialog, helpOverlay } from "./controls.js";
 
@@ -41,6 +42,7 @@ const composer = new Composer(chat.composerSlot, {
   onSend: (id, text) => send(id, text),
   onImage: (id, file) => sendImage(id, file),
   phrases: () => phrases,
+  managePhrases: () => phraseManager(phrases, async () => (phrases = (await api("GET", "/quick-phrases")).items)),
 });
 const panel = new ShopperPanel(document.getElementById("panel"), me, {
   back: () => view("chat"),

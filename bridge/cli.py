@@ -112,18 +112,21 @@ def _simulate_command(kind: registry.ChannelKind) -> None:
     def option(name: str) -> str:
         return "TEXT" if name == "text" else "--" + name.replace("_", "-")
 
+    flags = getattr(sim, "FLAGS", {})
+
     def simulate(channel_key: str, openid: str, text: str | None, what: str, base_url: str | None,
-                 mode: str, **given: str | None) -> None:
+                 mode: str, **given: str | bool | None) -> None:
         from bridge.channels.simulate import Unreachable, simulate
 
         if base_url is not None and not _http_url(base_url):
             raise click.UsageError(f"--url {base_url!r} must be http:// or https:// and a host")
         if what == "text" and text is None:
             raise click.UsageError("TEXT is required (or another --kind)")
+        switches = {name: given.pop(name) for name in flags}
         pushed = {name: value for name, value in {"text": text, **given}.items() if value is not None}
         try:
             status, reply = simulate(current_app._get_current_object(), kind, channel_key, openid,
-                                     what, pushed, base_url, mode)
+                                     what, pushed, base_url, mode, switches)
         except ValueError as exc:
             name, why = exc.args if len(exc.args) == 2 else ("kind", str(exc))
             raise click.UsageError(f"{option(name)} {why}; nothing was sent") from None
@@ -136,6 +139,8 @@ def _simulate_command(kind: registry.ChannelKind) -> None:
 
     for name in reversed(fields):
         simulate = click.option(option(name), name, help=sim.FIELDS[name])(simulate)
+    for name, help_text in flags.items():
+        simulate = click.option("--" + name, name, is_flag=True, help=help_text)(simulate)
     simulate = click.option("--mode", type=click.Choice(sim.MODES), default=sim.MODES[0],
                             help="Message encryption; auto = the channel's mode.")(simulate)
     simulate = click.option("--url", "base_url",

@@ -129,7 +129,9 @@ PUSHES = [
     ("<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[VIEW]]></Event><EventKey><![CDATA[www.qq.com]]></EventKey><MenuId>MENUID</MenuId>",
      {"kind": "event", "event": "view", "event_key": "www.qq.com", "entry": {}}),
     ("<MsgType><![CDATA[miniprogrampage]]></MsgType><Title><![CDATA[t]]></Title><MsgId>18</MsgId>",
-     {"kind": "unknown", "text": None, "external_id": "18"}),
+     {"kind": "miniprogrampage", "text": "t", "external_id": "18", "media": {"title": "t"}}),
+    ("<MsgType><![CDATA[weapp_card]]></MsgType><Title><![CDATA[t]]></Title><MsgId>19</MsgId>",
+     {"kind": "unknown", "text": None, "external_id": "19"}),
     ("<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[brand_new_event]]></Event>",
      {"kind": "event", "event": "brand_new_event"}),
 ]

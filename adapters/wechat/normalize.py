@@ -1,13 +1,15 @@
 """A push's fields → the one normalized message, with what the action means for the bridge.
 
-Unknown message types stay, as unknown. Events say here what they mean: a follow or an
-unfollow, a QR scene scanned (the entry `scene`), a menu key clicked (the entry `menu`).
+The same for an Official Account's and a Mini Program's pushes (XML or JSON, read to the same
+fields). Unknown message types stay, as unknown. Events say here what they mean: a follow or
+an unfollow, a QR scene scanned or a Mini Program's 客服 button's session-from (the entry
+`scene`), a menu key clicked (the entry `menu`).
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bridge.channels.contract import InboundMessage, MalformedRequest, whole_number
+from bridge.channels.contract import MAX_ENTRY, InboundMessage, MalformedRequest, whole_number
 
 _MEDIA_FIELDS = {
     "image": {"media_id": "MediaId", "pic_url": "PicUrl"},
@@ -16,8 +18,12 @@ _MEDIA_FIELDS = {
     "shortvideo": {"media_id": "MediaId", "thumb_media_id": "ThumbMediaId"},
     "location": {"x": "Location_X", "y": "Location_Y", "scale": "Scale", "label": "Label"},
     "link": {"title": "Title", "description": "Description", "url": "Url"},
+    # A Mini Program page the shopper shared from the Mini Program (a card: FACTS.md §3).
+    "miniprogrampage": {"title": "Title", "app_id": "AppId", "page_path": "PagePath", "thumb_url": "ThumbUrl",
+                        "thumb_media_id": "ThumbMediaId"},
 }
-_TEXT_FIELD = {"text": "Content", "voice": "Recognition", "location": "Label", "link": "Title"}
+_TEXT_FIELD = {"text": "Content", "voice": "Recognition", "location": "Label", "link": "Title",
+               "miniprogrampage": "Title"}
 QR_PREFIX = "qrscene_"  # a follow through a QR code names its scene with this prefix
 # Room beyond WeChat's own values (an openid is 28 characters, a MsgId a 64-bit number, CreateTime
 # unix seconds); a push with more is no WeChat push, and is refused before any work.
@@ -56,6 +62,10 @@ def _event(f: Mapping[str, str], user: str, created: int, common: dict) -> Inbou
         entry["scene"] = key
     elif event == "click" and key:
         entry["menu"] = key
+    elif event == "user_enter_tempsession" and f.get("SessionFrom"):
+        # A Mini Program's 客服 button's session-from (up to 1,000 characters): the entry scene,
+        # as entry_routes test it; the whole of it stays in the push's raw fields.
+        entry["scene"] = f["SessionFrom"][:MAX_ENTRY]
     media = None
     if event == "location":
         media = {"latitude": f.get("Latitude"), "longitude": f.get("Longitude"),

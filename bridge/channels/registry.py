@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.wechat import oa
+from adapters.wechat import app, mp, oa
+from adapters.wechat.mp_push import MPSimulator
 from adapters.wechat.push import OASimulator
 from bridge.channels.contract import (
     Adapter,
@@ -92,13 +93,17 @@ register(ChannelKind(
                               media_fetch=True, fetch_max_bytes=oa.MAX_FETCH),
     adapter=oa.WeChatOAAdapter, simulator=OASimulator, app_settings=_WECHAT_API, check=_wechat_mode,
 ))
-# Declared so that shop files naming them load; their adapters come with their issues.
 register(ChannelKind(
     kind="wechat_mp", title="Mini Program", segment="wechat-mp",
+    # data_format: what the Mini Program is configured to push (the simulator's default); the
+    # webhook reads either, by the body's first byte.
     fields={**_WECHAT_APP, "data_format": (one_of("json", "xml"), "json")},
-    capabilities=Capabilities(passive_reply=False, media_upload=True),
-    app_settings=_WECHAT_API, check=_wechat_mode,
+    capabilities=Capabilities(passive_reply=False, media_upload=True, send_window=mp.SEND_WINDOW,
+                              max_body=mp.MAX_BODY, media_max_bytes=app.MAX_IMAGE,
+                              media_fetch=True, fetch_max_bytes=app.MAX_FETCH),
+    adapter=mp.WeChatMPAdapter, simulator=MPSimulator, app_settings=_WECHAT_API, check=_wechat_mode,
 ))
+# Declared so that shop files naming it load; its adapter comes with its issue.
 register(ChannelKind(
     kind="widget", title="web widget", segment=None,  # the widget's own pages, not a webhook
     fields={"secret": (string(128, re.compile(r"^.{16,}$"), "at least 16 characters"), REQUIRED)},

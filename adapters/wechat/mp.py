@@ -1,0 +1,69 @@
+"""WeChat Mini Program (小程序) customer service: its message pushes, JSON or XML, plain,
+compatible or safe (FACTS.md §3). The signature, the envelope and sending are the Official
+Account's (app.py), under the Mini Program's own app id and access token.
+
+A Mini Program has no passive reply (only transfer_customer_service, which the bridge does not
+use): every push is answered `success` once stored, and everything the shopper is sent — the
+robot's keyword answers, notices, agents' replies — goes through the customer-service API.
+"""
+from __future__ import annotations
+
+from adapters.wechat import jsonbody, replay, xml
+from adapters.wechat.app import WeChatApp
+from adapters.wechat.normalize import normalize
+from bridge.channels.contract import (
+    HookRequest,
+    HookResponse,
+    InboundMessage,
+    MalformedRequest,
+    PayloadTooLarge,
+    Reply,
+    SendWindow,
+    SendWindowRule,
+)
+
+MAX_BODY = 64 * 1024
+
+# What a shopper's action lets the Mini Program push (FACTS.md §3): 5 messages in 48 hours after
+# a message; 2 in a minute after entering the session (the 客服 button), which a message resets.
+SEND_WINDOW = SendWindowRule(
+    after_message=SendWindow(seconds=48 * 3600, quota=5),
+    after_events={"user_enter_tempsession": SendWindow(seconds=60, quota=2, resets=False)},
+)
+
+
+class WeChatMPAdapter(WeChatApp):
+    def parse(self, req: HookRequest) -> list[InboundMessage]:
+        return [normalize(self.channel.key, self._fields(req))]
+
+    def _fields(self, req: HookRequest) -> dict[str, str]:
+        """The push's fields in the clear, by the channel's mode (as the OA's: plain takes the
+        body as it is; safe only an Encrypt field under a valid msg_signature; compat either,
+        and when the body carries Encrypt only what it decrypts to counts)."""
+        body = req.body
+        if len(body) > MAX_BODY:
+            raise PayloadTooLarge(f"body over {MAX_BODY} bytes")
+        replay.refuse_reuse(self.runtime, self.channel.key, req.args.get("signature", ""), body,
+                            self.runtime.signature_max_age)
+        outer = _read(body)
+        if self._envelope is None:
+            if req.args.get("encrypt_type") == "aes" or "Encrypt" in outer:
+                raise MalformedRequest("encrypted push on a plain-mode channel")
+            return outer
+        encrypt = outer.get("Encrypt")
+        if not encrypt:
+            if self.mode == "safe":
+                raise MalformedRequest("a safe-mode channel takes only encrypted pushes")
+            return outer
+        return _read(self._open(req, encrypt))
+
+    def respond(self, req: HookRequest, inbound: InboundMessage | None, reply: Reply | None) -> HookResponse:
+        """`success`: the push is stored; what the shopper gets goes through the API."""
+        return HookResponse("success")
+
+
+def _read(body: bytes) -> dict[str, str]:
+    if jsonbody.format_of(body) == "json":
+        return jsonbody.fields(body)
+    xml.refuse_hostile(body)
+    return xml.fields(body)

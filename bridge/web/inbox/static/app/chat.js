@@ -132,6 +132,10 @@ export class ChatPane {
     if (m.type === "link" && m.media && m.media.url) {
       return el("a", { href: m.media.url, target: "_blank", rel: "noopener noreferrer" }, m.text || m.media.url);
     }
+    if (m.type === "miniprogrampage" && m.media) { // a Mini Program page the shopper shared
+      return el("span", { class: "mp-card" }, el("span", { class: "kind" }, "小程序卡片"),
+                el("b", {}, m.media.title || m.text || "（无标题）"), el("small", {}, m.media.page_path || ""));
+    }
     if (m.type === "location" && m.media) return `[位置] ${m.text || ""} (${m.media.x}, ${m.media.y})`;
     if (m.type === "event") return el("span", { class: "muted" }, `[事件] ${m.text || ""}`);
     if (m.type !== "text") return `[${m.type}] ${m.text || ""}`;

@@ -2,7 +2,7 @@
 // the queue place and waiting time, and in 我的 the countdown from the shopper's oldest
 // unanswered message (amber from 2 minutes, red from 3: the 3-minute response rate).
 
-import { el, clock, shopperName, messagePreview } from "./dom.js";
+import { el, clock, shopperName, messagePreview, CHANNEL_WORDS } from "./dom.js";
 import { TABS, waitingSince } from "./state.js";
 
 export const AMBER_SECONDS = 120;
@@ -66,7 +66,7 @@ export class ConversationList {
   }
 
   subline(row) {
-    const channel = row.channel.kind === "wechat_oa" ? "公众号" : row.channel.kind;
+    const channel = CHANNEL_WORDS[row.channel.kind] || row.channel.kind;
     if (this.tab === "queue" || this.tab === "waiting") {
       return row.queue_position ? `${channel} · 第 ${row.queue_position} 位` : channel;
     }

@@ -3,7 +3,7 @@
 // conversations this shopper had with the shop, and the orders area (shop data comes later).
 
 import { api } from "./api.js";
-import { el, time } from "./dom.js";
+import { el, time, CHANNEL_WORDS } from "./dom.js";
 
 export class ShopperPanel {
   constructor(root, me, { back, openConversation }) {
@@ -40,7 +40,7 @@ export class ShopperPanel {
     const c = customer || row.customer;
     const entry = (customer && customer.entry) || {};
     const fields = [
-      ["渠道", row.channel.kind === "wechat_oa" ? `公众号（${row.channel.key}）` : row.channel.key],
+      ["渠道", `${CHANNEL_WORDS[row.channel.kind] || row.channel.kind}（${row.channel.key}）`],
       ["openid", c.external_id],
       ["来源场景", entry.scene || "—"],
       ["菜单", entry.menu || "—"],

@@ -15,6 +15,7 @@ from bridge.infra import db
 from bridge.models import Customer, InboundReceipt, Message
 from tests.factories import BASE_SHOP, load_shop, login, post_acme, shop_doc, text_xml
 from tests.test_delivery import run_jobs
+from tests.test_delivery_images import PNG
 
 MP_APP, MP_SECRET, MP_TOKEN = "wx00000000000000c3", "secret-c3", "mptoken"
 SAFE_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -71,8 +72,9 @@ def test_safe_mode_xml_and_json_both_land(app, client, mp):
 
 
 def test_the_kefu_buttons_session_from_routes_the_shopper(app, client, mp):
-    assert push(client, enter_push("o-vip", "vip")).get_data(as_text=True) == "success"
-    assert push(client, enter_push("o-vip", "vip")).status_code == 200  # a retry: From + CreateTime
+    tap = enter_push("o-vip", "vip")
+    assert push(client, tap).get_data(as_text=True) == "success"
+    assert push(client, tap).status_code == 200  # a retry: the same From + CreateTime
     assert count(app, InboundReceipt) == 1
     for who in ("alice", "bob"):  # alice is in presales, bob in no group
         assert client.patch("/api/v1/me", headers=login(client, who), json={"status": "online"}).status_code == 200
@@ -162,3 +164,15 @@ def test_get_verification_echoes(client, mp):
     resp = client.get("/hooks/wechat-mp/acme-mp", query_string={**args, "echostr": "4375120948345356249"})
     assert resp.get_data(as_text=True) == "4375120948345356249"
     assert client.get("/hooks/wechat-mp/acme-mp", query_string={**args, "signature": "0" * 40}).status_code == 403
+
+
+def test_a_shoppers_image_is_fetched_with_the_mini_programs_token(app, client, mp, fake_wechat):
+    fake_wechat.keep_media("m-mp-photo", PNG, "image/png")
+    push(client, mp_push("o-mp-img", "image", {"PicUrl": "https://mmbiz.qpic.cn/x", "MediaId": "m-mp-photo"}))
+    run_jobs(app)
+    with db.new_session(app) as s:
+        media = s.scalar(select(Message.media).where(Message.type == "image"))
+    assert media["state"] == "stored" and media["content_type"] == "image/png"
+    [call] = [c for c in fake_wechat.calls if c.path == "/cgi-bin/media/get"]
+    assert call.query["media_id"] == "m-mp-photo"
+    assert fake_wechat.token_owner(call.query["access_token"])[0] == MP_APP

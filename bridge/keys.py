@@ -33,6 +33,11 @@ def dispatch_flag(shop_id: int) -> str:
     return f"{shop_prefix(shop_id)}:dispatch_pending"
 
 
+def typing_shown(shop_id: int, conversation_id: int) -> str:
+    """Set while the shopper is being shown that the agent types (bridge/typing_indicator.py)."""
+    return f"{shop_prefix(shop_id)}:typing:{conversation_id}"
+
+
 def agent_away(shop_id: int, agent_id: int) -> str:
     """Set once the agent's going away has been told; cleared when it is heard from
     (accounts/presence.py)."""

@@ -1,5 +1,5 @@
 """tests/test_bad_input.py's cases for the shopper panel's routes (bridge/web/api/customers.py),
-the 历史 search and the agent's own quick phrases, and the real rows they name: alice's
+the 历史 search, the agent's own quick phrases and the typing indicator, and the real rows they name: alice's
 shopper, a note, a tag, a phrase."""
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ INBOX_CASES: dict[tuple[str, str], list[Case]] = {
         *_fields("text", ("1", '["x"]', "null", '""', '"' + "长" * 2001 + '"')), Case("no field", 422, "{}"),
     ],
     ("/api/v1/quick-phrases/<phrase_id>", "DELETE"): [*TOKENS, *id_cases("phrase_id")],
+    ("/api/v1/conversations/<conversation_id>/typing", "POST"): [*TOKENS, *id_cases("conversation_id")],
 }
 INBOX_SEARCH = [Case("q of 101 letters", 400, query={"q": "q" * 101}),
                    Case("q with NUL", 400, query={"q": "a\x00b"})]

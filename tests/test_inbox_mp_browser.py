@@ -1,11 +1,13 @@
 """A Mini Program shopper in the agent's inbox, in a real browser: the 客服 tap from a `vip`
 page and a message, routed to the vip group's agent; the row and the panel say 小程序; a page
-card the shopper shares shows as a card; the agent's reply reaches WeChat's API under the Mini
-Program's own app and shows 已发送. Screenshot: 12-mini-program.png."""
+card the shopper shares shows as a card; the agent's typing shows the shopper 正在输入; the
+reply reaches WeChat's API under the Mini Program's own app and shows 已发送. Screenshot:
+12-mini-program.png."""
 from __future__ import annotations
 
 import copy
 import threading
+import time
 
 import pytest
 import requests
@@ -48,6 +50,10 @@ def mp_writes(app, push: dict) -> None:
     assert resp.text == "success"
 
 
+def typing_calls(fake):
+    return [c for c in fake.calls if c.path == "/cgi-bin/message/custom/business/typing"]
+
+
 def test_a_mini_program_shopper_is_served_in_the_inbox(browser, inbox, fake_wechat):  # noqa: F811
     context, alice = signed_in(browser, inbox, "alice")  # alice is in presales, where `vip` routes
     go_online(alice)
@@ -66,7 +72,11 @@ def test_a_mini_program_shopper_is_served_in_the_inbox(browser, inbox, fake_wech
     expect(card).to_contain_text("pages/item/item?id=42")
 
     text = alice.locator("textarea[name=text]")
-    text.fill("有的，S码还有3件")
+    text.type("有的，S码还有3件")  # keystrokes: the shopper's WeChat shows 正在输入 (once: it lasts 15 s)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not typing_calls(fake_wechat):
+        time.sleep(0.1)
+    assert [c.json for c in typing_calls(fake_wechat)] == [{"touser": "o-mini", "command": "Typing"}]
     text.press("Enter")
     expect(alice.locator(".msg.from-agent", has_text="S码还有3件")).to_have_attribute("data-delivery", "sent")
     sent = [c for c in fake_wechat.calls if c.path == "/cgi-bin/message/custom/send"

@@ -34,6 +34,8 @@ def mode_of(settings) -> str:
 
 
 class WeChatApp:
+    TYPING_PATH = "/cgi-bin/message/custom/typing"  # the Official Account's (the Mini Program: mp.py)
+
     def __init__(self, channel: ChannelConfig, runtime: ChannelRuntime):
         self.channel = channel
         self.runtime = runtime
@@ -82,3 +84,7 @@ class WeChatApp:
     def fetch_media(self, media_id: str, max_bytes: int) -> FetchedMedia:
         """A shopper's image, voice or video by the push's MediaId (valid 3 days)."""
         return media.fetch(self.api, media_id, max_bytes)
+
+    def typing(self, to: str, on: bool) -> None:
+        """WeChat's "正在输入" for the shopper (Typing), or its end (CancelTyping)."""
+        self.api.post_json(self.TYPING_PATH, {"touser": to, "command": "Typing" if on else "CancelTyping"})

@@ -33,6 +33,8 @@ SEND_WINDOW = SendWindowRule(
 
 
 class WeChatMPAdapter(WeChatApp):
+    TYPING_PATH = "/cgi-bin/message/custom/business/typing"
+
     def parse(self, req: HookRequest) -> list[InboundMessage]:
         return [normalize(self.channel.key, self._fields(req))]
 

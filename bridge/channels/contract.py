@@ -157,6 +157,7 @@ class Capabilities:
     # the bridge fetches it once (adapter.fetch_media, in a job) and keeps the file itself.
     media_fetch: bool = False
     fetch_max_bytes: int = 0  # the largest file fetched; a larger one is refused, nothing kept
+    typing: bool = False  # shows the shopper that an agent is typing (adapter.typing)
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,8 @@ class Adapter(Protocol):
     def upload_image(self, filename: str, content: bytes, content_type: str) -> str: ...
     # The SendFailed family again: RetryLater (busy, network), any other final (an expired id, too large).
     def fetch_media(self, media_id: str, max_bytes: int) -> FetchedMedia: ...
+    # The typing indicator on (or off); raises SendFailed, which the bridge logs and forgets.
+    def typing(self, to: str, on: bool) -> None: ...
 
 
 # -- errors: a refused webhook call ------------------------------------------------------------

@@ -90,7 +90,7 @@ register(ChannelKind(
     kind="wechat_oa", title="Official Account", segment="wechat-oa", fields=_WECHAT_APP,
     capabilities=Capabilities(passive_reply=True, media_upload=True, send_window=oa.SEND_WINDOW,
                               max_body=oa.MAX_BODY, media_max_bytes=oa.MAX_IMAGE,
-                              media_fetch=True, fetch_max_bytes=oa.MAX_FETCH),
+                              media_fetch=True, fetch_max_bytes=oa.MAX_FETCH, typing=True),
     adapter=oa.WeChatOAAdapter, simulator=OASimulator, app_settings=_WECHAT_API, check=_wechat_mode,
 ))
 register(ChannelKind(
@@ -100,7 +100,7 @@ register(ChannelKind(
     fields={**_WECHAT_APP, "data_format": (one_of("json", "xml"), "json")},
     capabilities=Capabilities(passive_reply=False, media_upload=True, send_window=mp.SEND_WINDOW,
                               max_body=mp.MAX_BODY, media_max_bytes=app.MAX_IMAGE,
-                              media_fetch=True, fetch_max_bytes=app.MAX_FETCH),
+                              media_fetch=True, fetch_max_bytes=app.MAX_FETCH, typing=True),
     adapter=mp.WeChatMPAdapter, simulator=MPSimulator, app_settings=_WECHAT_API, check=_wechat_mode,
 ))
 # Declared so that shop files naming it load; its adapter comes with its issue.

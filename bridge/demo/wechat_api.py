@@ -23,11 +23,15 @@ ERRMSG = {
     42001: "access_token expired", 44002: "empty post data", 45011: "api minute-quota reach limit",
     45015: "response out of time limit or subscription is canceled",
     45047: "out of response count limit", 47001: "data format error", 48001: "api unauthorized",
+    45072: "command field value is invalid", 45080: "typing is allowed only 30 s after the user's last message",
+    45081: "you are already typing",
 }
 SEND_TYPES = {"text": ("content",), "image": ("media_id",), "voice": ("media_id",),
               "video": ("media_id",), "news": ("articles",), "mpnews": ("media_id",),
               "msgmenu": ("list",), "wxcard": ("card_id",), "miniprogrampage": ("pagepath",)}
 TOKEN_PATHS = ("/cgi-bin/token", "/cgi-bin/stable_token")
+# The typing indicator: an Official Account's, a Mini Program's (FACTS.md §2, §3).
+TYPING_PATHS = ("/cgi-bin/message/custom/typing", "/cgi-bin/message/custom/business/typing")
 
 
 @dataclass
@@ -81,6 +85,8 @@ class WeChatServer:
                 return self._send(app_id, call.json)
             if call.path == "/cgi-bin/media/upload":
                 return self._upload(app_id, call)
+            if call.path in TYPING_PATHS:
+                return self._typing(call.json)
             return {"errcode": 404, "errmsg": "unknown path"}
 
     # -- tokens (a subclass may keep them elsewhere) ---------------------------------------------
@@ -133,6 +139,14 @@ class WeChatServer:
         if msgtype == "image" and not self.has_media(app_id, payload["media_id"]):
             return error(40007)
         self.delivered(app_id, body)
+        return {"errcode": 0, "errmsg": "ok"}
+
+    @staticmethod
+    def _typing(body: dict | None) -> dict:
+        if not body:
+            return error(44002)
+        if not body.get("touser") or body.get("command") not in ("Typing", "CancelTyping"):
+            return error(40003 if not body.get("touser") else 45072)
         return {"errcode": 0, "errmsg": "ok"}
 
     def _upload(self, app_id: str, call: Call) -> dict:

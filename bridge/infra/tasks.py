@@ -73,6 +73,15 @@ def enqueue_delivery(message_id: int, sender: str) -> None:
         log.exception("message %s: enqueue failed; the sweeper will pick it up", message_id)
 
 
+def enqueue_typing(conversation_id: int) -> None:
+    """Show the shopper the agent is typing (jobs/typing.py), on the replies' queue, since it
+    is worth nothing late. Never retried: a lost indicator is not worth a second try."""
+    try:
+        queue(REPLIES).enqueue("jobs.typing.show_typing", conversation_id, result_ttl=0, failure_ttl=3600)
+    except Exception as exc:  # noqa: BLE001 — an indicator is a nicety
+        log.warning("conversation %s: typing not enqueued (%s)", conversation_id, type(exc).__name__)
+
+
 def enqueue_media_fetch(message_id: int) -> None:
     """Fetch a shopper's media (media/fetch.py), after the commit. If Redis is unreachable the
     message stays `fetching` for the sweeper."""

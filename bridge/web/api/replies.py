@@ -6,11 +6,12 @@ import os
 import re
 from typing import Any
 
-from flask import Blueprint, jsonify, request, send_file
+import redis
+from flask import Blueprint, current_app, jsonify, request, send_file
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bridge import delivery
+from bridge import delivery, typing_indicator
 from bridge.channels import registry
 from bridge.conversations import lifecycle
 from bridge.effects import Effects
@@ -82,7 +83,23 @@ def post_message(conversation_id: int):
     effects.publish(names.MESSAGE_CREATED, c.id, audience(c.agent_id, c.state, c.customer_id),
                     payloads.message(message))
     effects.commit(session)
+    typing_indicator.replied(current_app.extensions["redis"], c)
     return jsonify(message_json(message)), 201
+
+
+@bp.post("/conversations/<id:conversation_id>/typing")
+@login_required
+def agent_typing(conversation_id: int):
+    """The agent is typing in the composer: show the shopper (bridge/typing_indicator.py). Answers what
+    became of it; the page calls it every few seconds while the agent types."""
+    c, agent = visible(conversation_id), current_agent()
+    if c.state != "active" or c.agent_id != agent.id:
+        raise APIError(409, "conflict", "only the agent serving an active conversation types in it")
+    try:
+        state = typing_indicator.agent_types(current_app.extensions["redis"], c, conversations.now())
+    except redis.RedisError:
+        state = "unavailable"
+    return jsonify({"typing": state})
 
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # a UUID, or any id a client makes of these

@@ -1,14 +1,18 @@
 // The composer: Enter sends, Shift+Enter breaks the line, "/" opens the quick phrases; a draft
 // is kept per conversation (in this browser, surviving a reload) and never shows elsewhere;
-// images are size-checked before upload; the shopper's WeChat window and quota are shown.
+// images are size-checked before upload; the shopper's WeChat window and quota are shown; while
+// the agent types, the shopper is shown so (bridge/typing_indicator.py decides when).
 
 import { el } from "./dom.js";
 
 export const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
+const TYPING_MS = 5000; // WeChat shows "正在输入" for 15 s; the bridge asks again at most after this
 const EMOJI = ["😊", "😀", "😂", "🙏", "👍", "👌", "❤️", "🌹", "🎉", "🤝", "💪", "😘", "🥰", "😅", "🙂", "👏"];
 
 export class Composer {
-  constructor(slot, { draftKey, onSend, onImage, phrases, managePhrases }) {
+  constructor(slot, { draftKey, onSend, onImage, phrases, managePhrases, onTyping }) {
+    this.onTyping = onTyping; // conversation id → tell the shopper the agent types (at most every TYPING_MS)
+    this.typedAt = 0;
     this.draftKey = draftKey; // conversation id → storage key
     this.onSend = onSend;
     this.onImage = onImage;
@@ -86,6 +90,10 @@ export class Composer {
   changed() {
     this.saveDraft();
     const value = this.text.value;
+    if (value.trim() && !value.startsWith("/") && this.conversationId && Date.now() - this.typedAt > TYPING_MS) {
+      this.typedAt = Date.now();
+      this.onTyping(this.conversationId);
+    }
     if (value.startsWith("/") && !value.includes("\n")) this.openPhrases(value.slice(1));
     else this.closePhrases();
   }
@@ -121,6 +129,7 @@ export class Composer {
   submit() {
     const text = this.text.value.trim();
     if (!text || this.text.disabled || !this.conversationId) return;
+    this.typedAt = 0; // the reply ends the indicator: the next keystrokes show it again
     this.text.value = "";
     this.saveDraft();
     this.onSend(this.conversationId, text);

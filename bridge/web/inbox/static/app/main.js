@@ -42,6 +42,7 @@ const composer = new Composer(chat.composerSlot, {
   onSend: (id, text) => send(id, text),
   onImage: (id, file) => sendImage(id, file),
   phrases: () => phrases,
+  onTyping: (id) => api("POST", `/conversations/${id}/typing`).catch(() => {}), // a nicety: never in the way
   managePhrases: () => phraseManager(phrases, async () => (phrases = (await api("GET", "/quick-phrases")).items)),
 });
 const panel = new ShopperPanel(document.getElementById("panel"), me, {

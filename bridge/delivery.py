@@ -48,6 +48,7 @@ MAX_ATTEMPTS = len(RETRY_INTERVALS) + 1  # the first attempt, then RQ's retries
 NOTICE_RESERVE = 2
 RESERVE_BY_NOTICE = {"rating": 1}
 CLAIM_SECONDS = 90
+CARDS = ("link", "miniprogrampage")  # messages whose media holds the card's fields (web/api/cards.py)
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], 
         media_id = (uploads.media_id(adapter, conversation.channel, message.media) if stored
                     else (message.media or {}).get("media_id"))
         adapter.send(OutboundMessage(to=customer.external_id, type=message.type, text=message.text,
-                                     media_id=media_id))
+                                     media_id=media_id, card=message.media if message.type in CARDS else None))
     except (SendFailed, MediaMissing) as exc:
         refused = exc if isinstance(exc, SendFailed) else SendFailed("media_missing", str(exc))
         if window:

@@ -9,13 +9,14 @@ robot's keyword answers, notices, agents' replies — goes through the customer-
 from __future__ import annotations
 
 from adapters.wechat import jsonbody, replay, xml
-from adapters.wechat.app import WeChatApp
+from adapters.wechat.app import SEND_PATH, WeChatApp
 from adapters.wechat.normalize import normalize
 from bridge.channels.contract import (
     HookRequest,
     HookResponse,
     InboundMessage,
     MalformedRequest,
+    OutboundMessage,
     PayloadTooLarge,
     Reply,
     SendWindow,
@@ -23,6 +24,7 @@ from bridge.channels.contract import (
 )
 
 MAX_BODY = 64 * 1024
+SEND_TYPES = ("text", "image", "link", "miniprogrampage")
 
 # What a shopper's action lets the Mini Program push (FACTS.md §3): 5 messages in 48 hours after
 # a message; 2 in a minute after entering the session (the 客服 button), which a message resets.
@@ -58,6 +60,21 @@ class WeChatMPAdapter(WeChatApp):
                 raise MalformedRequest("a safe-mode channel takes only encrypted pushes")
             return outer
         return _read(self._open(req, encrypt))
+
+    def send(self, out: OutboundMessage) -> None:
+        """Text and images as the OA sends them; and the Mini Program's cards: a link (title,
+        description, url, thumb_url) and one of its own pages (title, pagepath, the thumbnail
+        uploaded as an image: WeChat asks for about 520×416)."""
+        card = out.card or {}
+        if out.type == "link":
+            link = {k: card.get(k) or "" for k in ("title", "description", "url", "thumb_url")}
+            self.api.post_json(SEND_PATH, {"touser": out.to, "msgtype": "link", "link": link})
+        elif out.type == "miniprogrampage":
+            page = {"title": card.get("title") or "", "pagepath": card.get("page_path") or "",
+                    "thumb_media_id": out.media_id or ""}
+            self.api.post_json(SEND_PATH, {"touser": out.to, "msgtype": "miniprogrampage", "miniprogrampage": page})
+        else:
+            super().send(out)
 
     def respond(self, req: HookRequest, inbound: InboundMessage | None, reply: Reply | None) -> HookResponse:
         """`success`: the push is stored; what the shopper gets goes through the API."""

@@ -112,9 +112,11 @@ class OutboundMessage:
     """One message to push to a shopper through a channel's send API."""
 
     to: str
-    type: str  # text | image
+    type: str  # text | image, and the cards of Capabilities.send_types: link | miniprogrampage
     text: str | None = None
-    media_id: str | None = None
+    media_id: str | None = None  # an image's; a miniprogrampage card's thumbnail
+    # A card's fields: link {title, description, url, thumb_url}; miniprogrampage {title, page_path}
+    card: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,7 @@ class Capabilities:
     media_fetch: bool = False
     fetch_max_bytes: int = 0  # the largest file fetched; a larger one is refused, nothing kept
     typing: bool = False  # shows the shopper that an agent is typing (adapter.typing)
+    send_types: tuple[str, ...] = ("text", "image")  # what an agent may send through it
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,8 @@ register(ChannelKind(
     fields={**_WECHAT_APP, "data_format": (one_of("json", "xml"), "json")},
     capabilities=Capabilities(passive_reply=False, media_upload=True, send_window=mp.SEND_WINDOW,
                               max_body=mp.MAX_BODY, media_max_bytes=app.MAX_IMAGE,
-                              media_fetch=True, fetch_max_bytes=app.MAX_FETCH, typing=True),
+                              media_fetch=True, fetch_max_bytes=app.MAX_FETCH, typing=True,
+                              send_types=mp.SEND_TYPES),
     adapter=mp.WeChatMPAdapter, simulator=MPSimulator, app_settings=_WECHAT_API, check=_wechat_mode,
 ))
 # Declared so that shop files naming it load; its adapter comes with its issue.

@@ -28,7 +28,8 @@ ERRMSG = {
 }
 SEND_TYPES = {"text": ("content",), "image": ("media_id",), "voice": ("media_id",),
               "video": ("media_id",), "news": ("articles",), "mpnews": ("media_id",),
-              "msgmenu": ("list",), "wxcard": ("card_id",), "miniprogrampage": ("pagepath",)}
+              "msgmenu": ("list",), "wxcard": ("card_id",), "miniprogrampage": ("pagepath", "thumb_media_id"),
+              "link": ("title", "url", "thumb_url")}
 TOKEN_PATHS = ("/cgi-bin/token", "/cgi-bin/stable_token")
 # The typing indicator: an Official Account's, a Mini Program's (FACTS.md §2, §3).
 TYPING_PATHS = ("/cgi-bin/message/custom/typing", "/cgi-bin/message/custom/business/typing")

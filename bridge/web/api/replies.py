@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import redis
@@ -22,7 +23,7 @@ from bridge.media import images, store
 from bridge.models import Agent, Conversation, Message
 from bridge.shapes import message_json
 from bridge.visibility import audience
-from bridge.web.api import conversations
+from bridge.web.api import cards, conversations
 from bridge.web.api.auth import current_agent, login_required
 from bridge.web.api.conversations import visible
 from bridge.web.api.errors import APIError, invalid, not_found
@@ -45,7 +46,8 @@ def post_message(conversation_id: int):
     multipart = request.mimetype == "multipart/form-data"
     body = None if multipart else json_body()
     client_id = _client_id(request.form.get("client_id") if multipart else body.get("client_id"))
-    if client_id is not None and (earlier := _sent_before(c, agent, client_id, "image" if multipart else body)):
+    sent = request.form if multipart else body
+    if client_id is not None and (earlier := _sent_before(c, agent, client_id, sent, multipart)):
         return jsonify(message_json(earlier)), 200
     history = c.channel.shop.settings.get("history_reply_hours", 72)
     if c.state in ("bot", "queued", "waiting"):
@@ -57,12 +59,22 @@ def post_message(conversation_id: int):
     if not lifecycle.can_reply(c, history, now):
         raise APIError(409, "conflict", f"the conversation ended over {history} hours ago (setting "
                        "history_reply_hours); the shopper's next message opens a new one")
-    if multipart:
-        type_, text, media = "image", None, _stored_image(c)
+    type_ = sent.get("type", "image" if multipart else "text")
+    if type_ in cards.CARDS:
+        if type_ not in registry.get(c.channel.kind).capabilities.send_types:
+            raise invalid(f"a {c.channel.kind} channel does not send {type_} cards")
+        if (type_ == "miniprogrampage") != multipart:
+            raise invalid("a miniprogrampage card is multipart/form-data with its thumbnail as the file "
+                          "'image'; a link card is JSON")
+        text, media = cards.card(type_, sent, lambda: _stored_image(c))
+    elif multipart:
+        if type_ != "image":
+            raise invalid("a multipart message is an image (or a miniprogrampage card)")
+        text, media = None, _stored_image(c)
     else:
-        type_, text, media = body.get("type", "text"), body.get("text"), None
+        text, media = body.get("text"), None
         if type_ != "text":
-            raise invalid("type must be text (send images as multipart/form-data, field image)")
+            raise invalid("type must be text or a card (send images as multipart/form-data, field image)")
         if not isinstance(text, str) or not text.strip():
             raise invalid("text must be a non-empty string")
         if len(text) > MAX_TEXT:
@@ -74,7 +86,7 @@ def post_message(conversation_id: int):
                                            client_id=client_id)
     except IntegrityError:  # the same client_id, stored by a request that ran alongside this one
         session.rollback()
-        earlier = _sent_before(c, agent, client_id, "image" if multipart else body)
+        earlier = _sent_before(c, agent, client_id, sent, multipart)
         if earlier is None:
             raise
         return jsonify(message_json(earlier)), 200
@@ -113,16 +125,20 @@ def _client_id(raw: Any) -> str | None:
     return raw
 
 
-def _sent_before(c: Conversation, agent: Agent, client_id: str, sent: dict | str) -> Message | None:
+def _sent_before(c: Conversation, agent: Agent, client_id: str, sent: Mapping[str, Any],
+                 multipart: bool) -> Message | None:
     """The message this conversation stored under CLIENT_ID, if it is the same send (the same
-    agent, the same text, or an image again); a different one under the same id is 409."""
+    agent, the same type, the same text or title; a file is taken to be the same file); a
+    different one under the same id is 409."""
     m = db.session().scalar(select(Message).where(Message.conversation_id == c.id, Message.client_id == client_id))
     if m is None:
         return None
-    if sent == "image":
-        same = m.type == "image"
+    type_ = sent.get("type", "image" if multipart else "text")
+    if type_ in cards.CARDS:  # stored under its title, trimmed
+        said = sent.get("title").strip() if isinstance(sent.get("title"), str) else None
     else:
-        same = m.type == sent.get("type", "text") and m.text == sent.get("text")
+        said = sent.get("text")
+    same = m.type == type_ and (type_ == "image" or m.text == said)
     if m.agent_id != agent.id or not same:
         raise APIError(409, "conflict", "this client_id was used for another message in this conversation; "
                        "make a new one for each message")

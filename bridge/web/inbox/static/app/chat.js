@@ -134,6 +134,7 @@ export class ChatPane {
     }
     if (m.type === "miniprogrampage" && m.media) { // a Mini Program page the shopper shared
       return el("span", { class: "mp-card" }, el("span", { class: "kind" }, "小程序卡片"),
+                m.media_url ? el("img", { src: m.media_url, alt: "卡片封面", loading: "lazy" }) : "",
                 el("b", {}, m.media.title || m.text || "（无标题）"), el("small", {}, m.media.page_path || ""));
     }
     if (m.type === "location" && m.media) return `[位置] ${m.text || ""} (${m.media.x}, ${m.media.y})`;

@@ -166,6 +166,31 @@ def test_get_verification_echoes(client, mp):
     assert client.get("/hooks/wechat-mp/acme-mp", query_string={**args, "signature": "0" * 40}).status_code == 403
 
 
+def test_a_shared_pages_thumbnail_is_fetched_and_kept(app, client, mp, fake_wechat):
+    fake_wechat.keep_media("thumb-1", PNG, "image/png")
+    shared = {"Title": "连衣裙", "AppId": MP_APP, "ThumbUrl": "", "PagePath": "pages/item/item?id=1",
+              "ThumbMediaId": "thumb-1"}
+    push(client, mp_push("o-mp-page", "miniprogrampage", shared))
+    run_jobs(app)
+    with db.new_session(app) as s:
+        media = s.scalar(select(Message.media).where(Message.type == "miniprogrampage"))
+    assert media["state"] == "stored" and media["content_type"] == "image/png" and media["title"] == "连衣裙"
+
+
+def test_wechats_45047_is_final_and_shown(app, client, mp, fake_wechat):
+    push(client, text_push("o-mp-cap", "你好"))
+    alice = login(client)
+    client.patch("/api/v1/me", headers=alice, json={"status": "online"})
+    [row] = client.get("/api/v1/conversations?state=active", headers=alice).get_json()["items"]
+    run_jobs(app)  # the welcome
+    fake_wechat.fail_next("/cgi-bin/message/custom/send", 45047)
+    client.post(f"/api/v1/conversations/{row['id']}/messages", headers=alice, json={"type": "text", "text": "在的"})
+    run_jobs(app)
+    [reply] = [m for m in client.get(f"/api/v1/conversations/{row['id']}/messages", headers=alice).get_json()["items"]
+               if m["text"] == "在的"]
+    assert reply["delivery"]["state"] == "failed" and reply["delivery"]["error"]["code"] == "45047"
+
+
 def test_a_shoppers_image_is_fetched_with_the_mini_programs_token(app, client, mp, fake_wechat):
     fake_wechat.keep_media("m-mp-photo", PNG, "image/png")
     push(client, mp_push("o-mp-img", "image", {"PicUrl": "https://mmbiz.qpic.cn/x", "MediaId": "m-mp-photo"}))

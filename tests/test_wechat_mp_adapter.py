@@ -76,7 +76,7 @@ def test_every_kind_in_each_format_and_mode(fmt, mode):
     page = got["miniprogrampage"]
     assert page.kind == "miniprogrampage" and page.text == "夏季连衣裙"
     assert page.media == {"title": "夏季连衣裙", "app_id": APP_ID, "page_path": "pages/item/item?id=42",
-                          "thumb_url": "https://mmbiz.qpic.cn/t", "thumb_media_id": "thumb-1"}
+                          "thumb_url": "https://mmbiz.qpic.cn/t", "media_id": "thumb-1"}
     enter = got["enter"]
     assert (enter.kind, enter.event, dict(enter.entry)) == ("event", "user_enter_tempsession", {"scene": "product-42"})
     assert enter.external_id.startswith("ev:o-mp:")

@@ -19,8 +19,9 @@ _MEDIA_FIELDS = {
     "location": {"x": "Location_X", "y": "Location_Y", "scale": "Scale", "label": "Label"},
     "link": {"title": "Title", "description": "Description", "url": "Url"},
     # A Mini Program page the shopper shared from the Mini Program (a card: FACTS.md §3).
+    # Its thumbnail's ThumbMediaId is the media the bridge fetches and keeps (media_id).
     "miniprogrampage": {"title": "Title", "app_id": "AppId", "page_path": "PagePath", "thumb_url": "ThumbUrl",
-                        "thumb_media_id": "ThumbMediaId"},
+                        "media_id": "ThumbMediaId"},
 }
 _TEXT_FIELD = {"text": "Content", "voice": "Recognition", "location": "Label", "link": "Title",
                "miniprogrampage": "Title"}

@@ -34,7 +34,9 @@ from bridge.models import Channel, Conversation, Message, Shop
 
 log = logging.getLogger(__name__)
 
-FETCHED_KINDS = ("image", "voice", "video", "shortvideo")
+# A shared Mini Program page's thumbnail too (its ThumbMediaId, normalize.py names it media_id).
+FETCHED_KINDS = ("image", "voice", "video", "shortvideo", "miniprogrampage")
+IMAGE_KINDS = ("image", "miniprogrampage")  # kept only when the bytes are an image
 FETCHING, STORED, UNAVAILABLE = "fetching", "stored", "unavailable"
 MAX_ATTEMPTS = len(RETRY_INTERVALS) + 1  # the first attempt, then RQ's retries
 CLAIM_SECONDS = 90
@@ -106,7 +108,7 @@ def fetch(session: Session, message_id: int, adapter_for: Callable[[Channel], Ad
 
 def _kept(kind: str, fetched: FetchedMedia, store: MediaStore) -> dict[str, Any]:
     """The file in the store, its type judged by its bytes for an image; SendFailed if it is no image."""
-    if kind == "image":
+    if kind in IMAGE_KINDS:
         content_type = images.image_type(fetched.content)
         if content_type is None:
             raise SendFailed("not_an_image", "the file WeChat gave is not a JPEG, PNG or GIF image")

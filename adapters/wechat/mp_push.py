@@ -122,3 +122,22 @@ class MPSimulator:
 
     def read_reply(self, args: dict[str, str], body: str) -> str:
         return body  # always `success`: a Mini Program has no passive reply
+
+    def reply_message(self, args: dict[str, str], body: str) -> None:
+        """What the shopper's chat shows of the webhook's answer: nothing (all comes by the API)."""
+        return None
+
+    # The demo shopper's actions (bridge/demo/pushes.py), in the channel's data_format and mode.
+
+    def text(self, openid: str, text: str, mode: str = "auto") -> tuple[dict[str, str], bytes, str]:
+        return self.sign(text_push(openid, text), self.format, mode)
+
+    def image(self, openid: str, pic_url: str, media_id: str, mode: str = "auto") -> tuple[dict[str, str], bytes, str]:
+        return self.sign(mp_push(openid, "image", {"PicUrl": pic_url, "MediaId": media_id}), self.format, mode)
+
+    def enter(self, openid: str, session_from: str, mode: str = "auto") -> tuple[dict[str, str], bytes, str]:
+        return self.sign(enter_push(openid, session_from), self.format, mode)
+
+    @property
+    def format(self) -> str:
+        return self.channel.settings.get("data_format") or "json"

@@ -13,7 +13,7 @@ from bridge.demo.standin import StandIn
 from bridge.infra import db
 from bridge.models import EntryRoute
 
-KINDS = ("wechat_oa",)  # the channel kinds whose shopper the demo plays
+KINDS = ("wechat_oa", "wechat_mp")  # the channel kinds whose shopper the demo plays
 MAX_TEXT = 2048
 MAX_IMAGE = 2 * 1024 * 1024
 IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8")
@@ -46,6 +46,10 @@ def build(standin: StandIn, channel: ChannelConfig, openid: str, form: dict[str,
         return ({"msgtype": "image", "image": {"media_id": media_id}},
                 wechat.image(openid, f"{standin.public_base}/media/{media_id}", media_id))
     key = (form.get("key") or "").strip()
+    if channel.kind == "wechat_mp":  # a Mini Program's shopper taps 客服 on one of its pages
+        if kind != "enter" or len(key) > 128:
+            raise ValueError("kind：小程序只能发文字、图片，或从页面进入客服（场景最多 128 个字符）")
+        return _event("从小程序页面进入客服", key or None), wechat.enter(openid, key)
     if kind == "click":
         if not key or len(key) > 128:
             raise ValueError("key：请填写菜单 key（1 到 128 个字符）")

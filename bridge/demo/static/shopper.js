@@ -5,7 +5,7 @@
   var chat = document.getElementById("chat");
   var errorBox = document.getElementById("error");
   var last = 0;
-  var VIA = { passive: "被动回复", custom: "客服消息", error: "公众号服务器出错" };
+  var VIA = { passive: "被动回复", custom: "客服消息", error: "商家服务器出错" };
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -33,6 +33,13 @@
       card.appendChild(el("small", null, a.description || a.url));
       return card;
     }
+    if (t === "link" || t === "miniprogrampage") { // a Mini Program's cards
+      var c = el(t === "link" ? "a" : "div", "card");
+      if (t === "link") { c.href = p.url || "#"; c.target = "_blank"; c.rel = "noopener"; }
+      c.appendChild(el("b", null, p.title));
+      c.appendChild(el("small", null, t === "link" ? (p.description || p.url) : "小程序页面 " + p.pagepath));
+      return c;
+    }
     if (t === "msgmenu") {
       var m = el("div", "bubble", (p.head_content || "") + "\n");
       (p.list || []).forEach(function (item) { m.appendChild(el("div", null, "› " + item.content)); });
@@ -40,7 +47,7 @@
       return m;
     }
     if (t === "event") return el("div", "bubble", "你" + p.what + (p.detail ? "：" + p.detail : ""));
-    if (t === "error") return el("div", "bubble", "公众号服务器答 " + p.status + "：" + p.body + "（微信会重试推送）");
+    if (t === "error") return el("div", "bubble", "商家服务器答 " + p.status + "：" + p.body + "（微信会重试推送）");
     return el("div", "bubble", "[" + t + "] " + JSON.stringify(p));
   }
 

@@ -10,69 +10,33 @@ folder the test prints.
 from __future__ import annotations
 
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import requests
 from playwright.sync_api import expect
-from rq.timeouts import TimerDeathPenalty
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
-from bridge.infra import db, tasks
+from bridge.infra import db
 from bridge.models import Message
 from tests.conftest import make_app
-from tests.factories import BurstWorker, load_shop, shop_doc, signed, text_xml
-from tests.live import free_port
+from tests.factories import load_shop, shop_doc, signed, text_xml
+from tests.live_inbox import serving
 
 SETTINGS = {"routing": "least_load", "rating_on_end": True,
             "welcome_message": "您好，我是{agent}，请问有什么可以帮您？"}
 SHOTS = Path(tempfile.gettempdir()) / "kefu-inbox-screens"
 
 
-class ThreadWorker(BurstWorker):
-    """A burst worker that runs outside the main thread: signals are the main thread's, so no
-    handlers, and a job's time limit kept by a timer instead of SIGALRM."""
-
-    death_penalty_class = TimerDeathPenalty
-
-    def _install_signal_handlers(self):
-        pass
-
-
-class Jobs(threading.Thread):
-    """The workers' part, in the test process: queued jobs run a few times a second."""
-
-    def __init__(self, app):
-        super().__init__(daemon=True)
-        self.app, self.stopped = app, threading.Event()
-
-    def run(self):
-        queues = tasks.worker_queues(self.app)
-        with self.app.app_context():
-            while not self.stopped.is_set():
-                ThreadWorker(queues, connection=self.app.extensions["redis"]).work(burst=True, with_scheduler=True)
-                self.stopped.wait(0.2)
-
-
 @pytest.fixture
 def inbox(pg_url, real_redis_url, fake_wechat):
-    port = free_port()
     app = make_app(pg_url, real_redis_url, fake_wechat.url)
     load_shop(app, shop_doc(settings=SETTINGS))
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    jobs = Jobs(app)
-    jobs.start()
     SHOTS.mkdir(exist_ok=True)
     print(f"\nscreenshots: {SHOTS}")
-    app.base = f"http://127.0.0.1:{port}"
-    yield app
-    jobs.stopped.set()
-    jobs.join(5)
-    server.shutdown()
+    with serving(app):
+        yield app
     db.dispose(app)
 
 

@@ -7,20 +7,18 @@ AMR, a download link instead of a player. The screenshot goes to /tmp/kefu-inbox
 from __future__ import annotations
 
 import struct
-import threading
 import zlib
 
 import pytest
 import requests
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
 from adapters.wechat.push import image_xml, message_xml
 from bridge.infra import db
 from tests.conftest import make_app
 from tests.factories import load_shop, shop_doc, signed
-from tests.live import free_port
-from tests.test_inbox_browser_walk import SETTINGS, SHOTS, Jobs, go_online, shopper_writes, signed_in
+from tests.live_inbox import serving
+from tests.test_inbox_browser_walk import SETTINGS, SHOTS, go_online, shopper_writes, signed_in
 
 MEDIA_GET = "/cgi-bin/media/get"
 
@@ -37,20 +35,12 @@ def png(width: int, height: int) -> bytes:
 
 @pytest.fixture
 def inbox(pg_url, real_redis_url, fake_wechat, tmp_path):
-    port = free_port()
     app = make_app(pg_url, real_redis_url, fake_wechat.url, MEDIA_DIR=str(tmp_path / "media"))
     load_shop(app, shop_doc(settings=SETTINGS))
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    jobs = Jobs(app)
-    jobs.start()
     SHOTS.mkdir(exist_ok=True)
     print(f"\nscreenshots: {SHOTS}")
-    app.base = f"http://127.0.0.1:{port}"
-    yield app
-    jobs.stopped.set()
-    jobs.join(5)
-    server.shutdown()
+    with serving(app):
+        yield app
     db.dispose(app)
 
 

@@ -6,40 +6,30 @@ reply reaches WeChat's API under the Mini Program's own app and shows 已发送.
 from __future__ import annotations
 
 import copy
-import threading
 import time
 
 import pytest
 import requests
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
 from adapters.wechat.mp_push import enter_push, mp_push, signed, text_push
 from bridge.infra import db
 from tests.conftest import make_app
 from tests.factories import BASE_SHOP, load_shop, shop_doc
-from tests.live import free_port
-from tests.test_inbox_browser_walk import SETTINGS, SHOTS, Jobs, go_online, signed_in
+from tests.live_inbox import serving
+from tests.test_inbox_browser_walk import SETTINGS, SHOTS, go_online, signed_in
 from tests.test_mp_webhook import CHANNELS, MP_APP, MP_TOKEN
 
 
 @pytest.fixture
 def inbox(pg_url, real_redis_url, fake_wechat):
     fake_wechat.register_app(MP_APP, "secret-c3")
-    port = free_port()
     app = make_app(pg_url, real_redis_url, fake_wechat.url)
     load_shop(app, shop_doc(settings=SETTINGS, channels=copy.deepcopy(BASE_SHOP["channels"]) + CHANNELS,
                             entry_routes=[{"when": {"scene": "vip"}, "group": "presales"}]))
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    jobs = Jobs(app)
-    jobs.start()
     SHOTS.mkdir(exist_ok=True)
-    app.base = f"http://127.0.0.1:{port}"
-    yield app
-    jobs.stopped.set()
-    jobs.join(5)
-    server.shutdown()
+    with serving(app):
+        yield app
     db.dispose(app)
 
 

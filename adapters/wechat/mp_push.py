@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 
 from adapters.wechat.envelope import Envelope, sealed_field
-from adapters.wechat.push import MODES, cdata
+from adapters.wechat.push import MODES, cdata, check_given
 from adapters.wechat.signature import url_signature
 from bridge.channels.contract import ChannelConfig
 
@@ -87,16 +87,7 @@ class MPSimulator:
                xml: bool = False) -> list[tuple[dict[str, str], bytes, str]]:
         """(query args, body, content type) of each push of what the shopper does; ValueError
         (field, why) for one WeChat never sends."""
-        if kind not in KINDS:
-            raise ValueError("kind", f"must be one of {', '.join(KINDS)}")
-        for name, value in given.items():
-            if name not in {n.rstrip("*") for n in KINDS[kind]}:
-                raise ValueError(name, f"is not part of a {kind} push")
-            if isinstance(value, str) and not value.strip():
-                raise ValueError(name, "must not be empty")
-        for name in KINDS[kind]:
-            if name.endswith("*") and given.get(name[:-1]) is None:
-                raise ValueError(name[:-1], f"is required for a {kind} push")
+        check_given(KINDS, kind, given)
         fmt = "xml" if xml else "json"
         if kind == "enter":
             return [self.sign(enter_push(openid, str(given["scene"])), fmt, mode)]

@@ -112,19 +112,24 @@ MAX_SCENE = 64  # a QR code's scene_str
 MAX_MENU_KEY = 128
 
 
-def shopper_push(openid: str, kind: str, given: dict[str, str | float]) -> str:
-    """The push XML of what a shopper does; ValueError(field, why) for one WeChat never sends."""
-    if kind not in KINDS:
-        raise ValueError("kind", f"must be one of {', '.join(KINDS)}")
-    names = {name.rstrip("*") for name in KINDS[kind]}
+def check_given(kinds: dict[str, tuple[str, ...]], kind: str, given: dict[str, str | float]) -> None:
+    """ValueError(field, why) unless GIVEN are fields a KIND push takes (of KINDS: names, * required)."""
+    if kind not in kinds:
+        raise ValueError("kind", f"must be one of {', '.join(kinds)}")
+    names = {name.rstrip("*") for name in kinds[kind]}
     for name, value in given.items():
         if name not in names:
             raise ValueError(name, f"is not part of a {kind} push")
         if isinstance(value, str) and not value.strip():
             raise ValueError(name, "must not be empty")
-    for name in KINDS[kind]:
+    for name in kinds[kind]:
         if name.endswith("*") and given.get(name[:-1]) is None:
             raise ValueError(name[:-1], f"is required for a {kind} push")
+
+
+def shopper_push(openid: str, kind: str, given: dict[str, str | float]) -> str:
+    """The push XML of what a shopper does; ValueError(field, why) for one WeChat never sends."""
+    check_given(KINDS, kind, given)
     v = dict(given)
     _check_values(v)
     media_id = str(v.get("media_id") or f"simulated{secrets.token_hex(8)}")

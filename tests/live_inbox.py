@@ -1,0 +1,57 @@
+"""The app served over real HTTP in this process with its jobs running beside it, for browser
+tests of the inbox: a page, its event stream and the worker's deliveries all live at once."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask
+from rq.timeouts import TimerDeathPenalty
+from werkzeug.serving import make_server
+
+from bridge.infra import tasks
+from tests.factories import BurstWorker
+from tests.live import free_port
+
+
+class ThreadWorker(BurstWorker):
+    """A burst worker that runs outside the main thread: signals are the main thread's, so no
+    handlers, and a job's time limit kept by a timer instead of SIGALRM."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self):
+        pass
+
+
+class Jobs(threading.Thread):
+    """The workers' part, in the test process: queued jobs run a few times a second."""
+
+    def __init__(self, app: Flask):
+        super().__init__(daemon=True)
+        self.app, self.stopped = app, threading.Event()
+
+    def run(self):
+        queues = tasks.worker_queues(self.app)
+        with self.app.app_context():
+            while not self.stopped.is_set():
+                ThreadWorker(queues, connection=self.app.extensions["redis"]).work(burst=True, with_scheduler=True)
+                self.stopped.wait(0.2)
+
+
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """APP on a free port with its jobs running; yields its base URL, also kept as app.base."""
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    jobs = Jobs(app)
+    jobs.start()
+    app.base = f"http://127.0.0.1:{port}"
+    try:
+        yield app.base
+    finally:
+        jobs.stopped.set()
+        jobs.join(5)
+        server.shutdown()

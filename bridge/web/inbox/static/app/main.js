@@ -88,6 +88,9 @@ async function searchHistory(q) {
 }
 
 async function openConversation(id) {
+  // The composer belongs to this conversation from the click on: what the agent types while
+  // it loads stays (it was wiped when the conversation arrived, or kept as another's draft).
+  if (composer.conversationId !== id) composer.attach(id, { enabled: true, why: "" });
   const [detail, messages] = await Promise.all([
     api("GET", `/conversations/${id}`), api("GET", `/conversations/${id}/messages?limit=200`)]);
   inbox.upsert(detail);

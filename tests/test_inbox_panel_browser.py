@@ -76,6 +76,7 @@ def test_notes_tags_and_the_history_search(browser, inbox):  # noqa: F811
     # Ended, the conversation is found in 历史 by the note's text and by the tag, not by chance.
     alice.get_by_role("button", name="结束").click()
     expect(alice.locator("[data-tab=mine] .count")).to_have_text("0")
+    expect(panel.locator(".history li")).to_contain_text("已结束")  # the open panel follows the end
     for q, found in (("徐汇区", 1), ("vip", 1), ("顺丰", 0), ("上海", 1), ("o-pan", 1), ("没有这个", 0)):
         search_history(alice, q)
         expect(alice.locator("#conversation-list .row")).to_have_count(found)

@@ -205,6 +205,7 @@ function onEvent(type, event) {
     const c = event.conversation;
     const before = inbox.conversations.get(c.id);
     inbox.upsert(c);
+    if (panel.customerId === c.customer.id) panel.refresh(); // its history: 进行中 → 已结束, a new one
     if (!before) { // new to this page: its row (last message, unread) comes with the GET
       api("GET", `/conversations/${c.id}`).then((row) => inbox.upsert(row)).catch(() => {});
     }

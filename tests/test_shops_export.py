@@ -64,8 +64,9 @@ def test_the_export_is_the_file_with_hashes_for_passwords(app):
     for field in ("key", "name", "timezone", "groups", "entry_routes", "auto_replies", "quick_phrases"):
         assert shop[field] == demo[field], field
     assert shop["settings"] == validate({"shops": [demo]})[0]["settings"]  # defaults filled in
-    [channel] = shop["channels"]
-    assert {k: channel[k] for k in demo["channels"][0]} == demo["channels"][0]  # secrets included
+    assert len(shop["channels"]) == len(demo["channels"]) == 2  # the Official Account and the Mini Program
+    for channel, given in zip(shop["channels"], demo["channels"]):
+        assert {k: channel[k] for k in given} == given  # secrets included
     alice = shop["agents"][0]
     assert "password" not in alice and alice["password_hash"].startswith("$argon2id$")
     assert {k: v for k, v in alice.items() if k != "password_hash"} == \

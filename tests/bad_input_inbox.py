@@ -38,12 +38,13 @@ INBOX_CASES: dict[tuple[str, str], list[Case]] = {
     ("/api/v1/quick-phrases", "POST"): [
         *TOKENS, *json_cases('{"title": "t", "text": "x"}'),
         *[Case(f"{key} as {v[:12]}", 422, f'{{"title": "t", "text": "x", "{key}": {v}}}')
-          for key in ("title", "text") for v in ("1", '["x"]', "null", '""', '"' + "长" * 2001 + '"')],
+          for key in ("title", "text") for v in ("1", '["x"]', "null", '""', '"' + "长" * 1001 + '"')],
+        Case("a title of 31", 422, '{"title": "' + "长" * 31 + '", "text": "x"}'),
         Case("an unknown field", 422, '{"title": "t", "text": "x", "scope": "shop"}'),
     ],
     ("/api/v1/quick-phrases/<phrase_id>", "PATCH"): [
         *TOKENS, *id_cases("phrase_id"), *json_cases('{"text": "x"}'),
-        *_fields("text", ("1", '["x"]', "null", '""', '"' + "长" * 2001 + '"')), Case("no field", 422, "{}"),
+        *_fields("text", ("1", '["x"]', "null", '""', '"' + "长" * 1001 + '"')), Case("no field", 422, "{}"),
     ],
     ("/api/v1/quick-phrases/<phrase_id>", "DELETE"): [*TOKENS, *id_cases("phrase_id")],
     ("/api/v1/conversations/<conversation_id>/typing", "POST"): [*TOKENS, *id_cases("conversation_id")],

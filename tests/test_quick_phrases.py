@@ -3,10 +3,12 @@ deleted by that agent alone, kept across shop loads, limited in size and number 
 and PostgreSQL."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from bridge.web.api.phrases import MAX_OWN
-from tests.factories import load_shop, login, post_oa, shop_doc, text_xml
+from bridge.web.api.phrases import MAX_OWN, MAX_TEXT, MAX_TITLE
+from tests.factories import login, post_oa, shop_doc, text_xml
 
 URL = "/api/v1/quick-phrases"
 
@@ -51,8 +53,8 @@ def test_another_shops_agent_gets_404(client, shop):
 
 @pytest.mark.parametrize("body", [
     {}, {"title": "t"}, {"text": "x"}, {"title": "", "text": "x"}, {"title": "t", "text": "   "},
-    {"title": 1, "text": "x"}, {"title": "t", "text": ["x"]}, {"title": "t" * 201, "text": "x"},
-    {"title": "t", "text": "x" * 2001}, {"title": "t", "text": "x", "scope": "shop"},
+    {"title": 1, "text": "x"}, {"title": "t", "text": ["x"]}, {"title": "长" * 31, "text": "x"},
+    {"title": "t", "text": "长" * 1001}, {"title": "t", "text": "x", "scope": "shop"}, {"title": None, "text": "x"},
 ])
 def test_a_bad_phrase_is_422_and_stores_nothing(client, shop, body):
     bob = login(client, "bob")
@@ -61,10 +63,20 @@ def test_a_bad_phrase_is_422_and_stores_nothing(client, shop, body):
     assert [p["scope"] for p in client.get(URL, headers=bob).get_json()["items"]] == ["shop"]
 
 
+def test_the_limits_count_characters_after_strip(client, shop):
+    assert (MAX_TITLE, MAX_TEXT) == (30, 1000)
+    bob = login(client, "bob")
+    body = {"title": " " + "长" * 30 + "\n", "text": "  " + "字" * 1000 + "  "}
+    mine = client.post(URL, headers=bob, json=body).get_json()
+    assert (len(mine["title"]), len(mine["text"])) == (30, 1000)
+    resp = client.patch(f"{URL}/{mine['id']}", headers=bob, json={"title": "长" * 31})
+    assert resp.status_code == 422 and "at most 30" in resp.get_json()["error"]["message"]
+
+
 def test_a_bad_edit_is_422_and_changes_nothing(client, shop):
     bob = login(client, "bob")
     mine = client.post(URL, headers=bob, json={"title": "t", "text": "x"}).get_json()
-    for body in ({}, {"text": ""}, {"title": None}, {"id": 5}, {"text": "y" * 2001}):
+    for body in ({}, {"text": ""}, {"title": None}, {"id": 5}, {"text": "y" * 1001}, {"title": "y" * 31}):
         assert client.patch(f"{URL}/{mine['id']}", headers=bob, json=body).status_code == 422, body
     assert client.get(URL, headers=bob).get_json()["items"][0] == mine
 
@@ -78,9 +90,23 @@ def test_an_agent_has_at_most_so_many(client, shop):
     assert client.post(URL, headers=login(client), json={"title": "alice's", "text": "x"}).status_code == 201
 
 
-def test_a_shop_load_replaces_the_shops_phrases_and_keeps_the_agents_own(app, client, shop):
+def test_a_shop_load_replaces_the_shops_phrases_and_keeps_the_agents_own(app, client, shop, tmp_path):
     bob = login(client, "bob")
-    client.post(URL, headers=bob, json={"title": "尺码", "text": "M 码"})
-    load_shop(app, shop_doc(quick_phrases=[{"title": "再见", "text": "感谢光临"}]))
-    assert [(p["scope"], p["title"]) for p in client.get(URL, headers=bob).get_json()["items"]] == [
-        ("own", "尺码"), ("shop", "再见")]
+    mine = [client.post(URL, headers=bob, json={"title": t, "text": x}).get_json()
+            for t, x in (("尺码", "M 码"), ("退换", "七天无理由"))]
+
+    def shops_load(doc) -> None:  # the command a merchant runs: flask shops load FILE
+        path = tmp_path / "shops.json"
+        path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+        result = app.test_cli_runner().invoke(args=["shops", "load", str(path)])
+        assert result.exit_code == 0, result.output
+
+    shops_load(shop_doc(quick_phrases=[{"title": "再见", "text": "感谢光临"}]))
+    assert client.get(URL, headers=bob).get_json()["items"] == [
+        *mine, {"id": None, "scope": "shop", "title": "再见", "text": "感谢光临"}]
+    # a file without bob disables him; listed again, he has his own phrases back as they were
+    doc = shop_doc(quick_phrases=[])
+    doc["shops"][0]["agents"] = [a for a in doc["shops"][0]["agents"] if a["username"] != "bob"]
+    shops_load(doc)
+    shops_load(shop_doc(quick_phrases=[]))
+    assert client.get(URL, headers=login(client, "bob")).get_json()["items"] == mine

@@ -19,8 +19,8 @@ from bridge.web.api.shapes import json_body
 
 bp = Blueprint("phrases", __name__)
 
-MAX_TITLE = 200  # as the shop file's (bridge/shops/file.py)
-MAX_TEXT = 2000  # as a reply's
+MAX_TITLE = 30  # a label the "/" picker shows on one line and the agent types a part of
+MAX_TEXT = 1000  # a ready answer, well inside a reply's 2000
 MAX_OWN = 200  # an agent's own phrases
 
 

@@ -5,8 +5,8 @@
 import { api } from "./api.js";
 import { el } from "./dom.js";
 
-const MAX_TITLE = 200;
-const MAX_TEXT = 2000;
+const MAX_TITLE = 30;
+const MAX_TEXT = 1000;
 
 export function phraseManager(phrases, onChange) {
   if (document.querySelector("dialog.phrase-manager")) return;

@@ -17,6 +17,7 @@ export class ShopperPanel {
 
   async show(row) {
     const id = row.customer.id;
+    const asked = (this.asked = (this.asked || 0) + 1); // only the latest read renders: reads cross
     this.customerId = id;
     this.row = row;
     const [customer, notes, tags, history, agents] = await Promise.all([
@@ -26,7 +27,7 @@ export class ShopperPanel {
       api("GET", `/customers/${id}/conversations`).catch(() => ({ items: [] })),
       this.me.role === "admin" ? api("GET", "/agents").catch(() => ({ items: [] })) : { items: [] },
     ]);
-    if (this.customerId !== id) return; // another conversation was opened meanwhile
+    if (this.customerId !== id || asked !== this.asked) return; // another opened, or read again, meanwhile
     this.agents = agents.items;
     this.render(customer, notes.items, tags.items, history.items);
   }

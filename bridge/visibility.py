@@ -5,7 +5,7 @@ live stream, and as the WHERE clause of the conversation list.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,14 @@ def audience(agent_id: int | None, state: str, shopper_id: int | None = None, *,
     agents = {a for a in (agent_id, was_agent) if a is not None}
     unassigned = state in UNASSIGNED_STATES or was_state in UNASSIGNED_STATES
     return {"agents": sorted(agents), "queue": unassigned, "shopper": shopper_id}
+
+
+def shopper_audience(conversations: Iterable[tuple[int | None, str]], shopper_id: int) -> dict[str, Any]:
+    """An event about a shopper: for whoever sees one of the shopper's conversations (given as
+    (agent_id, state) pairs) — each one's agent, everyone while one has no agent — and the admins."""
+    rows = list(conversations)
+    return {"agents": sorted({a for a, _ in rows if a is not None}),
+            "queue": any(state in UNASSIGNED_STATES for _, state in rows), "shopper": shopper_id}
 
 
 def agent_audience(agent_id: int) -> dict[str, Any]:

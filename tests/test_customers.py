@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from adapters.wechat.push import event_xml
 from bridge.events.log import read
 from bridge.infra import db
-from bridge.models import Customer
+from bridge.models import Agent, Customer
 from tests.factories import login, post_acme, post_oa, text_xml
 
 
@@ -126,11 +126,22 @@ def test_the_exclusive_agent_is_set_by_admins_and_routing_follows_it(client, cha
     assert resp.status_code == 422 and "nobody" in resp.get_json()["error"]["message"]
     assert client.put(url, headers=chat["alice"], json={"agent": 7}).status_code == 422
     assert client.put(url, headers=chat["alice"], json={}).status_code == 422
+    assert client.put(url, headers=chat["alice"], json={"agent": "mallory"}).status_code == 422  # another shop's
     resp = client.put(url, headers=chat["alice"], json={"agent": "alice"})
     assert resp.status_code == 200 and resp.get_json() == {"exclusive_agent": {"username": "alice", "name": "Alice"}}
     assert client.get(f"/api/v1/customers/{chat['customer']}", headers=chat["bob"]).get_json()[
         "exclusive_agent"]["username"] == "alice"
     assert client.put(url, headers=chat["alice"], json={"agent": None}).get_json() == {"exclusive_agent": None}
+
+
+def test_an_agent_removed_from_the_shop_is_no_exclusive_agent(app, client, chat):
+    with app.app_context():
+        session = db.session()
+        session.execute(update(Agent).where(Agent.username == "bob").values(active=False))
+        session.commit()
+    resp = client.put(f"/api/v1/customers/{chat['customer']}/exclusive-agent", headers=chat["alice"],
+                      json={"agent": "bob"})
+    assert resp.status_code == 422 and "agent" in resp.get_json()["error"]["message"]
 
 
 def test_routing_gives_a_shopper_to_their_exclusive_agent(client, chat):
@@ -173,11 +184,45 @@ def test_each_change_tells_the_panels_showing_the_shopper(app, client, chat):
     assert all(e["audience"]["agents"] == bob_id and e["audience"]["shopper"] == chat["customer"] for e in told)
 
 
+def test_the_agent_of_an_earlier_conversation_is_told_too(app, client, chat):
+    """Bob served o-panel before; the shopper writes again and alice takes the new one. Bob
+    still sees the shopper (his ended conversation), so his panel hears of alice's note."""
+    redis_client = app.extensions["redis"]
+    assert client.post(f"/api/v1/conversations/{chat['conversation']}/end", headers=chat["bob"]).status_code == 200
+    assert client.patch("/api/v1/me", headers=chat["bob"], json={"status": "offline"}).status_code == 200
+    for text in ("还有一个问题", "还有一个问题"):  # the first is taken as an answer to the rating card
+        post_acme(client, text_xml("o-panel", text))
+    assert client.patch("/api/v1/me", headers=chat["alice"], json={"status": "online"}).status_code == 200
+    [now] = client.get("/api/v1/conversations?state=active", headers=chat["alice"]).get_json()["items"]
+    assert now["agent"]["username"] == "alice" and now["id"] != chat["conversation"]
+    with app.app_context():
+        session = db.session()
+        shop_id = session.scalar(select(Customer.shop_id).where(Customer.id == chat["customer"]))
+        ids = dict(session.execute(select(Agent.username, Agent.id).where(Agent.shop_id == shop_id)).all())
+    start = read(redis_client, shop_id, "0-0", count=10000)[-1][0]
+    assert client.get(f"/api/v1/customers/{chat['customer']}", headers=chat["bob"]).status_code == 200
+    resp = client.post(f"/api/v1/customers/{chat['customer']}/notes", headers=chat["alice"], json={"text": "n"})
+    assert resp.status_code == 201
+    deadline = time.monotonic() + 5
+    while not (told := [e for _, e in read(redis_client, shop_id, start) if e["type"] == "customer.updated"]):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert told[0]["audience"] == {"agents": sorted([ids["alice"], ids["bob"]]), "queue": False,
+                                   "shopper": chat["customer"]}
+    assert told[0]["conversation_id"] == now["id"]
+
+
 @pytest.mark.parametrize("query,found", [
-    ("o-pan", True), ("88001", True), ("什么时候到", True), ("老客户", True), ("VIP", True), ("vip", True),
+    ("o-pan", True), ("小王", True), ("poster-SPRING", True),
+    ("88001", True), ("什么时候到", True), ("老客户", True), ("VIP", True), ("vip", True),
     ("%", False), ("_", False), ("nothing-like-it", False),
 ])
-def test_history_search_finds_ended_conversations_by_shopper_message_note_and_tag(client, chat, query, found):
+def test_history_search_finds_ended_conversations_by_shopper_message_note_and_tag(app, client, chat, query, found):
+    with app.app_context():  # what a profile lookup and a QR code scanned would have kept
+        session = db.session()
+        session.execute(update(Customer).where(Customer.id == chat["customer"])
+                        .values(nickname="老顾客小王", entry_scene="poster-spring"))
+        session.commit()
     base = f"/api/v1/customers/{chat['customer']}"
     client.post(f"{base}/notes", headers=chat["bob"], json={"text": "老客户"})
     tag = client.post("/api/v1/tags", headers=chat["alice"], json={"name": "VIP"}).get_json()

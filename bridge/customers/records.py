@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,7 +20,7 @@ from bridge.effects import Effects
 from bridge.errors import Conflict
 from bridge.events import names
 from bridge.models import Agent, Conversation, Customer
-from bridge.visibility import audience
+from bridge.visibility import shopper_audience
 
 MAX_NOTE = 1000
 MAX_TAG = 20
@@ -97,11 +97,12 @@ def tags_of(session: Session, customer: Customer) -> list[Tag]:
 
 
 def _commit(session: Session, customer: Customer) -> None:
-    """Commit with the event: for whoever sees the shopper's latest conversation (its agent,
-    or every agent while it waits) and the admins."""
+    """Commit with the event, for whoever sees the shopper (bridge/web/api/customers.py): the agent
+    of any of their conversations, everyone while one has no agent, and the admins."""
     effects = Effects(customer.shop_id)
-    latest = session.scalars(select(Conversation).where(Conversation.customer_id == customer.id)
-                             .order_by(Conversation.id.desc()).limit(1)).first()
-    whom = audience(latest.agent_id, latest.state, customer.id) if latest else audience(None, "ended", customer.id)
-    effects.publish(names.CUSTOMER_UPDATED, latest.id if latest else None, whom, customer={"id": customer.id})
+    seen_by = session.execute(select(Conversation.agent_id, Conversation.state).distinct()
+                              .where(Conversation.customer_id == customer.id)).all()
+    latest = session.scalar(select(func.max(Conversation.id)).where(Conversation.customer_id == customer.id))
+    effects.publish(names.CUSTOMER_UPDATED, latest, shopper_audience(seen_by, customer.id),
+                    customer={"id": customer.id})
     effects.commit(session)

@@ -133,7 +133,8 @@ def set_exclusive_agent(customer_id: int):
         raise invalid("agent must be a username of this shop, or null")
     agent = None
     if username is not None:
-        agent = db.session().scalar(select(Agent).where(Agent.shop_id == c.shop_id, Agent.username == username))
+        agent = db.session().scalar(select(Agent).where(
+            Agent.shop_id == c.shop_id, Agent.username == username, Agent.active.is_(True)))
         if agent is None:
             raise invalid(f"agent: no agent {username!r} in this shop")
     _allowed(records.set_exclusive_agent, db.session(), c, current_agent(), agent)

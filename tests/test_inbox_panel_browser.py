@@ -2,8 +2,8 @@
 seen), the exclusive agent an admin picks, a tag the admin adds to the shop's vocabulary and
 puts on the shopper, notes by agent and time, another page showing the same shopper updated
 live (customer.updated), and the 历史 search finding the ended conversation by a note's text
-and by a tag. An agent gets no form to add to the shop's tags. The screenshot goes to the
-folder the test prints (9-panel.png).
+and by a tag. An agent puts a tag on a shopper but gets no form to add to the shop's tags. The
+screenshot goes to the folder the test prints (9-panel.png).
 """
 from __future__ import annotations
 
@@ -82,11 +82,17 @@ def test_notes_tags_and_the_history_search(browser, inbox):  # noqa: F811
         expect(alice.locator("#conversation-list .row")).to_have_count(found)
     context.close()
 
-    # An agent puts the shop's tags on a shopper but gets no form to add to them.
+    # An agent puts the shop's tags on a shopper (kept across a reload) but gets no form to add to them.
     context, bob = signed_in(browser, inbox, "bob")
     go_online(bob)
     shopper_writes(inbox, "o-bob", "你好")
     open_chat(bob, "o-bob")
-    expect(bob.locator("#panel button.chip[data-tag=VIP]")).to_have_attribute("aria-pressed", "false")
+    chip = bob.locator("#panel button.chip[data-tag=VIP]")
+    expect(chip).to_have_attribute("aria-pressed", "false")
     expect(bob.locator("#panel input[name=tag]")).to_have_count(0)
+    chip.click()
+    expect(chip).to_have_attribute("aria-pressed", "true")
+    bob.reload()  # kept, not just drawn
+    open_chat(bob, "o-bob")
+    expect(bob.locator("#panel button.chip[data-tag=VIP]")).to_have_attribute("aria-pressed", "true")
     context.close()

@@ -42,6 +42,7 @@ def test_notes_tags_and_the_history_search(browser, inbox):  # noqa: F811
     # A second page on the same shopper (alice's other window) follows every change live.
     other_context, watcher = signed_in(browser, inbox, "alice")
     open_chat(watcher, "o-panel")
+    watcher.locator("#panel textarea[name=note]").fill("写到一半的备注")  # typed, not yet saved
 
     # The admin adds a tag to the shop's vocabulary and puts it on the shopper.
     panel.locator("input[name=tag]").fill("VIP")
@@ -51,6 +52,8 @@ def test_notes_tags_and_the_history_search(browser, inbox):  # noqa: F811
     chip.click()
     expect(chip).to_have_attribute("aria-pressed", "true")
     expect(watcher.locator("#panel button.chip[data-tag=VIP]")).to_have_attribute("aria-pressed", "true")
+    # The watcher's panel was redrawn by those changes; the note being typed there stays.
+    expect(watcher.locator("#panel textarea[name=note]")).to_have_value("写到一半的备注")
 
     # Two notes, newest first, each with its agent and time; one deleted.
     for text in ("先发顺丰", "顾客要求改地址到上海市徐汇区"):

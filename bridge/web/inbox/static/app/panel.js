@@ -29,7 +29,22 @@ export class ShopperPanel {
     ]);
     if (this.customerId !== id || asked !== this.asked) return; // another opened, or read again, meanwhile
     this.agents = agents.items;
+    // A refresh (another agent's change, an event) redraws the panel: what this agent is in the
+    // middle of — a note typed, a tag named, an agent chosen — stays, and so does the focus.
+    const same = this.rendered === id;
+    const typed = same ? {
+      note: this.root.querySelector("textarea[name=note]")?.value || "",
+      tag: this.root.querySelector("input[name=tag]")?.value || "",
+      focus: document.activeElement && this.root.contains(document.activeElement) ? document.activeElement.name : null,
+    } : {};
+    if (!same) this.choice = undefined;
     this.render(customer, notes.items, tags.items, history.items);
+    this.rendered = id;
+    for (const name of ["note", "tag"]) {
+      const field = this.root.querySelector(`[name=${name}]`);
+      if (field && typed[name]) field.value = typed[name];
+    }
+    if (typed.focus) this.root.querySelector(`[name=${typed.focus}]`)?.focus();
   }
 
   refresh() {
@@ -80,13 +95,14 @@ export class ShopperPanel {
 
   exclusive(customer) {
     if (this.me.role !== "admin" || !customer) return "";
-    const current = customer.exclusive_agent ? customer.exclusive_agent.username : "";
-    const choice = el("select", { name: "exclusive", "aria-label": "专属客服" },
+    const current = this.choice ?? (customer.exclusive_agent ? customer.exclusive_agent.username : "");
+    const choice = el("select", { name: "exclusive", "aria-label": "专属客服", onchange: () => (this.choice = choice.value) },
       el("option", { value: "" }, "不设专属客服"),
       ...this.agents.map((a) => el("option", { value: a.username, selected: a.username === current }, a.name)));
     return el("form", { class: "inline", onsubmit: async (e) => {
       e.preventDefault();
-      await this.run(() => api("PUT", `/customers/${this.customerId}/exclusive-agent`, { agent: choice.value || null }));
+      await this.run(() => api("PUT", `/customers/${this.customerId}/exclusive-agent`, { agent: choice.value || null }),
+                     () => (this.choice = undefined));
     } }, choice, el("button", { type: "submit" }, "设为专属"));
   }
 
@@ -95,7 +111,8 @@ export class ShopperPanel {
     return el("form", { class: "note-form", onsubmit: async (e) => {
       e.preventDefault();
       if (!text.value.trim()) return;
-      await this.run(() => api("POST", `/customers/${this.customerId}/notes`, { text: text.value.trim() }));
+      await this.run(() => api("POST", `/customers/${this.customerId}/notes`, { text: text.value.trim() }),
+                     () => (text.value = ""));
     } }, text, el("button", { type: "submit" }, "保存备注"));
   }
 
@@ -104,7 +121,7 @@ export class ShopperPanel {
     return el("form", { class: "inline", onsubmit: async (e) => {
       e.preventDefault();
       if (!name.value.trim()) return;
-      await this.run(() => api("POST", "/tags", { name: name.value.trim() }));
+      await this.run(() => api("POST", "/tags", { name: name.value.trim() }), () => (name.value = ""));
     } }, name, el("button", { type: "submit" }, "添加"));
   }
 
@@ -116,9 +133,11 @@ export class ShopperPanel {
     return this.run(() => api("DELETE", `/customers/${this.customerId}/notes/${note.id}`));
   }
 
-  async run(call) {
+  // CALL, then DONE (the form it came from is spent), then the panel read again.
+  async run(call, done) {
     try {
       await call();
+      if (done) done();
     } catch (err) {
       alert(err.message);
     }

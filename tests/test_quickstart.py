@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from adapters.wechat.mp_push import signed
 from tests.live import ROOT, free_port
 
 MARKER = "<!-- tests/test_quickstart.py runs the block below"
@@ -112,3 +113,48 @@ def test_the_readme_quick_start_works_as_written(make_run):
     assert re.search(r"bridge\.delivery: message \d+: sent \(attempt 1\)", terminal), terminal
     assert "Traceback" not in terminal and "Job OK" not in terminal and "rq.worker" not in terminal, terminal
     assert "GET /demo/shopper" not in terminal and "/feed" not in terminal, terminal
+
+    the_mini_program_as_printed(project, port, banner)
+
+
+def readme_block(heading: str, lang: str) -> str:
+    """The first ```LANG block after HEADING in the README."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return re.search(rf"```{lang}\n(.*?)```", text[text.index(heading):], re.DOTALL).group(1)
+
+
+def the_mini_program_as_printed(project: Path, port: int, banner: str) -> None:
+    """The README shows what make run prints, the demo Mini Program's URLs among it: every line
+    is printed; the printed webhook answers WeChat's GET check under the demo's token; and the
+    README's Mini Program commands post to it and what comes back reaches the demo shopper's page."""
+    local = lambda text: text.replace("127.0.0.1:8000", f"127.0.0.1:{port}")  # noqa: E731
+    printed = [line.rstrip() for line in banner.splitlines()]
+    for line in local(readme_block("and prints:", "")).splitlines():
+        assert line.rstrip() in printed, f"the README shows {line!r}, make run did not print it:\n{banner}"
+    base = f"http://127.0.0.1:{port}"
+    assert f"  wechat_mp  {base}/hooks/wechat-mp/demo-mp" in printed
+    assert f"  {base}/demo/shopper/demo-mp" in printed
+
+    demo = json.loads((project / "demo" / "shop.json").read_text(encoding="utf-8"))["shops"][0]
+    [mp] = [c for c in demo["channels"] if c["kind"] == "wechat_mp"]
+    args, _ = signed(mp["token"], {})
+    check = requests.get(f"{base}/hooks/wechat-mp/demo-mp", params={**args, "echostr": "4375120948345356249"},
+                         timeout=5)
+    assert (check.status_code, check.text) == (200, "4375120948345356249")
+
+    script = local(readme_block("## Mini Program (小程序)", "sh"))
+    ran = subprocess.run(["bash", "-c", "set -euo pipefail\n" + script], check=False, cwd=project,
+                         capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, f"the README's Mini Program commands failed:\n{ran.stdout}\n{ran.stderr}"
+    assert ran.stdout.split() == ["HTTP", "200", "success", "success", "HTTP", "200", "success"], ran.stdout
+    # alice, online since the quick start, is given the vip shopper; her welcome comes through
+    # the stand-in's customer-service API (never as a passive reply), under the Mini Program's app
+    welcome = demo["settings"]["welcome_message"].format(agent="Alice")
+    deadline = time.monotonic() + 30
+    while True:
+        feed = requests.get(f"{base}/demo/shopper/demo-mp/feed", params={"openid": "o-shopper"}, timeout=5).json()
+        got = [(e["via"], e["app_id"], e["msg"]) for e in feed["items"] if e["from"] == "shop"]
+        if got or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert got == [("custom", mp["app_id"], {"msgtype": "text", "text": {"content": welcome}})], got

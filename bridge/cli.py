@@ -155,11 +155,15 @@ def _simulate_command(kind: registry.ChannelKind) -> None:
 
     kinds = "\n".join(f"  {what:<9} {takes(names)}" for what, names in sim.KINDS.items())
     simulate_cli.command(kind.segment, help=(
-        f"Sign and POST what a shopper does to an {kind.title} channel as its platform would, and "
+        f"Sign and POST what a shopper does to {_article(kind.title)} {kind.title} channel as its platform would, and "
         "print the reply as the shopper reads it. TEXT is the message of the default --kind text; "
         f"the other kinds take these options instead:\n\n\b\n{kinds}\n\n"
         "A missing or bad option is a usage error (exit 2) and nothing is sent; a server that "
         "cannot be reached is one line on stderr (exit 1)."))(simulate)
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[:1].lower() in "aeiou" else "a"
 
 
 def _http_url(url: str) -> bool:

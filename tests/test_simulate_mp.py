@@ -8,10 +8,12 @@ import copy
 import pytest
 from sqlalchemy import select
 
+from adapters.wechat.mp_push import MPSimulator
+from bridge.channels.contract import ChannelConfig
 from bridge.infra import db
 from bridge.models import Conversation, Customer, InboundReceipt, Message
 from tests.factories import BASE_SHOP, load_shop, shop_doc
-from tests.test_mp_webhook import CHANNELS
+from tests.test_mp_webhook import CHANNELS, MP_APP, MP_TOKEN
 
 
 @pytest.fixture
@@ -62,3 +64,18 @@ def test_bad_options_send_nothing(app, cli):
     assert result.exit_code == 1 and "no Mini Program channel 'acme-oa'" in result.output
     with db.new_session(app) as s:
         assert s.scalar(select(Customer).where(Customer.external_id == "o-bad")) is None
+
+
+@pytest.mark.parametrize("data_format, xml, first", [("json", False, b"{"), ("xml", False, b"<"), ("json", True, b"<")])
+def test_pushes_come_in_the_channels_data_format_unless_told_xml(data_format, xml, first):
+    """As WeChat posts to a Mini Program configured so (labelled text/xml either way)."""
+    settings = {"app_id": MP_APP, "token": MP_TOKEN, "data_format": data_format}
+    simulator = MPSimulator(ChannelConfig(id=1, shop_id=1, kind="wechat_mp", key="mp", settings=settings))
+    pushes = simulator.pushes("o-fmt", "text", {"text": "hi", "enter": "vip"}, "plain", xml=xml)
+    assert [(body[:1], content_type) for _, body, content_type in pushes] == [(first, "text/xml")] * 2
+
+
+def test_the_help_names_the_channel(app):
+    for segment, named in (("wechat-mp", "to a Mini Program channel"), ("wechat-oa", "to an Official Account")):
+        result = app.test_cli_runner().invoke(args=["simulate", segment, "--help"])
+        assert named in " ".join(result.output.split()), result.output

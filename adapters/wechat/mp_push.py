@@ -79,7 +79,7 @@ class MPSimulator:
     MODES = ("auto", *MODES)
     KINDS = KINDS
     FIELDS = FIELDS
-    FLAGS = {"xml": "Post XML instead of JSON (the format the Mini Program is configured with)."}
+    FLAGS = {"xml": "Post XML. Default: the channel's data_format, as WeChat posts (JSON unless it says xml)."}
 
     channel: ChannelConfig
 
@@ -88,7 +88,7 @@ class MPSimulator:
         """(query args, body, content type) of each push of what the shopper does; ValueError
         (field, why) for one WeChat never sends."""
         check_given(KINDS, kind, given)
-        fmt = "xml" if xml else "json"
+        fmt = "xml" if xml else self.format
         if kind == "enter":
             return [self.sign(enter_push(openid, str(given["scene"])), fmt, mode)]
         if kind == "page":

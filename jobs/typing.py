@@ -5,6 +5,7 @@ import logging
 
 from flask import current_app
 
+from bridge import typing_indicator
 from bridge.channels.contract import SendFailed
 from bridge.channels.runtime import adapter_for
 from bridge.infra import db
@@ -19,6 +20,8 @@ def show_typing(conversation_id: int) -> str:
         conversation = session.get(Conversation, conversation_id)
         if conversation is None or conversation.state != "active":
             return "gone"
+        if not typing_indicator.still_wanted(app.extensions["redis"], conversation):
+            return "taken_down"  # the agent's reply went first: 正在输入 now would sit under it
         channel, openid = conversation.channel, conversation.customer.external_id
         try:
             adapter = adapter_for(app, channel)

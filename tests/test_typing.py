@@ -71,11 +71,24 @@ def test_a_refusal_is_logged_and_the_reply_still_goes(app, client, mp, fake_wech
     alice, cid = serve(client, lambda: push(client, text_push("o-refused", "在吗")))
     fake_wechat.fail_next(MP_TYPING, 45080)
     client.post(f"/api/v1/conversations/{cid}/typing", headers=alice)
-    client.post(f"/api/v1/conversations/{cid}/messages", headers=alice, json={"type": "text", "text": "来了"})
     with caplog.at_level(logging.WARNING, logger="jobs.typing"):
         run_jobs(app)
     assert any("typing indicator refused" in r.getMessage() and "45080" in r.getMessage() for r in caplog.records)
+    client.post(f"/api/v1/conversations/{cid}/messages", headers=alice, json={"type": "text", "text": "来了"})
+    run_jobs(app)
     assert [m["text"]["content"] for m in fake_wechat.sent("o-refused")][-1] == "来了"
+
+
+def test_a_reply_sent_before_the_typing_job_ran_leaves_nothing_to_show(app, client, mp, fake_wechat):  # noqa: F811
+    """The agent typed and sent before a worker took the typing job: WeChat is asked only for
+    the reply — 正在输入 asked for after it would show under the reply that has arrived."""
+    alice, cid = serve(client, lambda: push(client, text_push("o-quick", "在吗")))
+    run_jobs(app)  # the welcome
+    assert client.post(f"/api/v1/conversations/{cid}/typing", headers=alice).get_json() == {"typing": "shown"}
+    client.post(f"/api/v1/conversations/{cid}/messages", headers=alice, json={"type": "text", "text": "在的"})
+    run_jobs(app)
+    assert typings(fake_wechat, MP_TYPING) == []
+    assert [m["text"]["content"] for m in fake_wechat.sent("o-quick")][-1] == "在的"
 
 
 @pytest.mark.parametrize("who", ["bob", "nobody's"])

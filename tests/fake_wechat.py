@@ -38,6 +38,7 @@ class FakeWeChat(WeChatServer):
         self.delays: dict[str, float] = {}
         self.http_failures: dict[str, list[int]] = {}
         self.media: dict[str, tuple[bytes, str]] = {}  # a shopper's files WeChat keeps: media id → (bytes, type)
+        self.uploaded: dict[str, set[str]] = {}  # app id → the media ids of its uploads (its own: FACTS.md §3)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -89,6 +90,13 @@ class FakeWeChat(WeChatServer):
         if entry is None:
             return 404, {"Content-Type": "text/html"}, b"not found"
         return 200, {"Content-Type": entry[1]}, entry[0]
+
+    def stored(self, app_id: str, media_id: str, data: bytes) -> None:
+        self.uploaded.setdefault(app_id, set()).add(media_id)
+
+    def has_media(self, app_id: str, media_id: str) -> bool:
+        """A media id is the uploading app's: another app sending it gets 40007."""
+        return media_id in self.uploaded.get(app_id, ())
 
     def slow(self, path: str, seconds: float) -> None:
         self.delays[path] = seconds

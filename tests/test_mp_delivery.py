@@ -12,7 +12,7 @@ import io
 
 import pytest
 
-from adapters.wechat.mp_push import text_push
+from adapters.wechat.mp_push import enter_push, text_push
 from tests.factories import BASE_SHOP
 from tests.test_delivery_images import PNG, UPLOAD
 from tests.test_mp_webhook import CHANNELS, MP_APP, MP_SECRET, push
@@ -21,6 +21,7 @@ from tests.test_sessions import (
     Desk,
     _not_today_in_shanghai,
     agent,
+    agent_of,
     queue_notice,
     rating_card,
     thanks,
@@ -161,3 +162,15 @@ def test_the_oa_and_the_mini_program_of_one_shop_never_share_a_token(desk):
     assert after[oa_key] == stored[oa_key] and after[mp_key] != stored[mp_key]
     assert desk.fake.sent("o-mp-tok")[-1]["text"]["content"] == "再发一条"
     assert desk.tokens_of("o-oa-tok") == {OA_APP}
+
+
+@pytest.mark.parametrize("chooses, served_by", [(True, "bob"), (False, "alice")])
+def test_a_session_from_naming_an_agent_chooses_them_where_the_shop_allows(desk, chooses, served_by):
+    """The 客服 button's session-from is the shopper's scene: agent_<username> there chooses the
+    agent as a QR scene does (docs/routing.md, step 2); else least_load's tie goes to alice."""
+    desk.load(settings={"customer_chooses_agent": chooses}, agents=[agent("alice", "admin"), agent("bob")])
+    desk.online("alice", "bob")
+    assert push(desk.client, enter_push("o-mp-choose", "agent_bob")).data == b"success"
+    desk.write("o-mp-choose", "找Bob")
+    desk.jobs()
+    assert agent_of(desk.conv("o-mp-choose")) == served_by

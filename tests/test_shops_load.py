@@ -124,6 +124,8 @@ BAD = [
     (_broken(["shops", 0, "channels", 0, "mode"], "safe"), "channels[0].encoding_aes_key: is required in safe mode"),
     (_broken(["shops", 0, "channels", 1, "mode"], "secure"), "channels[1].mode: must be one of plain, compat, safe"),
     (_broken(["shops", 1, "channels", 0, "key"], "acme-oa"), "shops[1].channels[0].key: 'acme-oa' is already used"),
+    (_broken(["shops", 0, "channels", 1, "app_id"], "wx00000000000000a1"),
+     "shops[0].channels[1].app_id: 'wx00000000000000a1' appears twice: one WeChat app is one channel"),
     (_broken(["shops", 0, "auto_replies", 2, "keywords"], ["(unclosed"]), "auto_replies[2].keywords[0]: is not a valid regex"),
     (_broken(["shops", 0, "auto_replies", 0, "match"], "fuzzy"), "auto_replies[0].match: must be one of"),
     (_broken(["shops", 0, "auto_replies", 0, "reply"], {"type": "text"}), "auto_replies[0].reply.text: is required"),

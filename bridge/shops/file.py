@@ -189,12 +189,12 @@ def _keyed(items: Any, field: str) -> list[tuple[int, str]]:
     return [(i, item[field]) for i, item in _objects(items) if isinstance(item.get(field), str)]
 
 
-def _twice(items: Any, field: str, path: str) -> list[tuple[str, str]]:
+def _twice(items: Any, field: str, path: str, why: str = "") -> list[tuple[str, str]]:
     seen: set[str] = set()
     errors = []
     for i, key in _keyed(items, field):
         if key in seen:
-            errors.append((f"{path}[{i}].{field}", f"{key!r} appears twice"))
+            errors.append((f"{path}[{i}].{field}", f"{key!r} appears twice{why}"))
         seen.add(key)
     return errors
 
@@ -204,6 +204,9 @@ def _cross_errors(shop: dict[str, Any], path: str) -> list[tuple[str, str]]:
     file as it is, so that they are found beside any other error."""
     errors = _twice(shop.get("groups"), "key", f"{path}.groups")
     errors += _twice(shop.get("agents"), "username", f"{path}.agents")
+    # A shop's apps keep their access tokens under the shop and the app id: two channels of one
+    # app would share one, and WeChat pushes an app to one URL, so one of them would never hear.
+    errors += _twice(shop.get("channels"), "app_id", f"{path}.channels", ": one WeChat app is one channel")
     groups = {key for _, key in _keyed(shop.get("groups"), "key")}
     for i, key in _keyed(shop.get("entry_routes"), "group"):
         if key not in groups:

@@ -89,3 +89,44 @@ def test_in_compat_mode_the_encrypted_content_is_what_counts(app, client, mp, fm
     plain_args, plain = signed(MP_TOKEN, text_push("o-plain", "在吗"), fmt)
     resp = client.post("/hooks/wechat-mp/acme-mp-compat", query_string=plain_args, data=plain, content_type="text/xml")
     assert resp.data == b"success"  # compat still takes plaintext
+
+
+def raw_push(**fields) -> bytes:
+    """A JSON push with these fields, written as given (JSON escapes included)."""
+    base = {"ToUserName": '"gh_simulator"', "FromUserName": '"o-bad"', "CreateTime": "1700000000",
+            "MsgType": '"text"', "Content": '"hi"', "MsgId": "42"}
+    base.update(fields)
+    return ("{" + ", ".join(f'"{k}": {v}' for k, v in base.items()) + "}").encode()
+
+
+BAD_JSON = [  # what is wrong, the body: each a 400 storing nothing, as the OA's (tests/test_bad_input.py)
+    ("NUL in Content", raw_push(Content='"a\\u0000b"')),
+    ("NUL in the openid", raw_push(FromUserName='"o-\\u0000"')),
+    ("lone surrogate in Content", raw_push(Content='"\\ud800"')),
+    ("CreateTime with a fraction", raw_push(CreateTime="1.5")),
+    ("CreateTime as an exponent", raw_push(CreateTime="17e8")),
+    ("CreateTime negative", raw_push(CreateTime="-1")),
+    ("CreateTime of 400 digits", raw_push(CreateTime="9" * 400)),
+    ("CreateTime true", raw_push(CreateTime="true")),
+    ("no CreateTime", raw_push(CreateTime="null")),
+    ("openid longer than WeChat's", raw_push(FromUserName=f'"{"o" * 65}"')),
+    ("MsgId longer than WeChat's", raw_push(MsgId="9" * 65)),
+    ("event name over its column", raw_push(MsgType='"event"', Event=f'"{"E" * 100}"')),
+    ("Infinity", raw_push(CreateTime="Infinity")),
+]
+
+
+@pytest.mark.parametrize("body", [b for _, b in BAD_JSON], ids=[w for w, _ in BAD_JSON])
+def test_each_wrong_json_push_is_a_400_and_stores_nothing(app, client, mp, body):
+    args, _ = signed(MP_TOKEN, {})
+    resp = client.post("/hooks/wechat-mp/acme-mp", query_string=args, data=body, content_type="text/xml")
+    assert resp.status_code == 400, resp.get_data(as_text=True)
+    assert counts(app) == {"customers": 0, "conversations": 0, "messages": 0, "inbound_receipts": 0}
+
+
+def test_a_json_push_at_the_limits_is_stored(app, client, mp):
+    """The control: WeChat's longest values, in JSON, still go in."""
+    args, _ = signed(MP_TOKEN, {})
+    body = raw_push(FromUserName=f'"{"o" * 64}"', Content=f'"{"长" * 2000}"', MsgId="9" * 20)
+    resp = client.post("/hooks/wechat-mp/acme-mp", query_string=args, data=body, content_type="text/xml")
+    assert resp.data == b"success" and counts(app)["messages"] == 1

@@ -29,8 +29,8 @@ def fields(body: bytes) -> dict[str, str]:
     for key, value in doc.items():
         if value is None:
             continue
-        if isinstance(value, bool):
-            out[key] = "1" if value else "0"
+        if isinstance(value, bool):  # as JSON spells it: never a number (a CreateTime of true is no time)
+            out[key] = "true" if value else "false"
         elif isinstance(value, (str, int, float)):
             out[key] = str(value)
         else:  # a nested part of a push the bridge does not read: kept as its JSON

@@ -45,6 +45,10 @@ class MPDesk(Desk):
         assert resp.status_code == 200 and resp.data == b"success", resp.data
         return resp
 
+    def write_oa(self, openid: str, text: str):
+        """A shopper of the same shop's Official Account (acme-oa) writes."""
+        return Desk.write(self, openid, text)
+
     def tokens_of(self, openid: str) -> set[str | None]:
         """The apps whose tokens carried what was sent to the shopper."""
         return {self.fake.token_owner(c.query.get("access_token"))[0] for c in self.fake.calls
@@ -109,7 +113,7 @@ def test_an_image_is_uploaded_once_per_app_and_its_media_id_reused(desk):
     assert len(images) == 2 and images[0]["image"] == images[1]["image"]
     assert desk.tokens_of("o-mp-img") == {MP_APP}
 
-    Desk.write(desk, "o-oa-img", "有尺码表吗")  # the same shop's Official Account
+    desk.write_oa("o-oa-img", "有尺码表吗")
     desk.jobs()
     post_image(desk, desk.conv("o-oa-img")["id"])
     desk.jobs()
@@ -139,7 +143,7 @@ def test_wechats_window_and_cap_refusals_are_final_and_shown(desk, errcode):
 def test_the_oa_and_the_mini_program_of_one_shop_never_share_a_token(desk):
     desk.load(agents=[agent("alice", "admin")])
     mp_cid = desk.served("alice", "o-mp-tok", "你好")
-    Desk.write(desk, "o-oa-tok", "你好")
+    desk.write_oa("o-oa-tok", "你好")
     desk.jobs()
     oa_cid = desk.conv("o-oa-tok")["id"]
     desk.reply("alice", mp_cid, "小程序这边在的")

@@ -37,7 +37,8 @@ from bridge.channels.contract import (
 from bridge.infra.tasks import RETRY_INTERVALS
 from bridge.media.store import MediaMissing
 from bridge.media.uploads import MediaUploads
-from bridge.models import Channel, Conversation, Customer, Message
+from bridge.models import Agent, Channel, Conversation, Customer, Message
+from bridge.shapes import iso, utc
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,10 @@ def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], 
         media_id = (uploads.media_id(adapter, conversation.channel, message.media) if stored
                     else (message.media or {}).get("media_id"))
         adapter.send(OutboundMessage(to=customer.external_id, type=message.type, text=message.text,
-                                     media_id=media_id, card=message.media if message.type in CARDS else None))
+                                     media_id=media_id, card=message.media if message.type in CARDS else None,
+                                     message_id=message.id, sender=message.sender,
+                                     sender_name=_speaker(session, message, conversation),
+                                     notice=(message.raw or {}).get("notice"), created_at=iso(utc(message.created_at))))
     except (SendFailed, MediaMissing) as exc:
         refused = exc if isinstance(exc, SendFailed) else SendFailed("media_missing", str(exc))
         if window:
@@ -131,6 +135,14 @@ def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], 
     session.commit()
     log.info("message %s: sent (attempt %s)", message.id, message.attempts)
     return Outcome("sent")
+
+
+def _speaker(session: Session, message: Message, conversation: Conversation) -> str | None:
+    """The name a channel that draws its own chat shows over the message: the agent who wrote
+    it, or for the shop's notice the conversation's agent (the welcome's "我是Alice")."""
+    agent_id = message.agent_id or (conversation.agent_id if message.sender == "system" else None)
+    agent = session.get(Agent, agent_id) if agent_id is not None else None
+    return agent.name if agent is not None else None
 
 
 def earlier_pending(session: Session, message_id: int, limit: int = 20) -> list[int]:

@@ -78,3 +78,13 @@ def retention_day(day: date) -> str:
 def channel_media(shop_id: int, channel_id: int, digest: str) -> str:
     """The channel's media id for a stored file (media/uploads.py), while the channel keeps it."""
     return f"{shop_prefix(shop_id)}:media:{channel_id}:{digest}"
+
+
+def widget_calls(what: str, subject: str, window: int) -> str:
+    """Calls of the widget's API by one shopper or address in one window (web/widget/limits.py)."""
+    return f"kefu:widget:{what}:{subject}:{window}"
+
+
+def streams_of_visitor(shop_id: int, channel_id: int, shopper_digest: str) -> str:
+    """A widget shopper's open event streams (events/slots.py)."""
+    return f"{shop_prefix(shop_id)}:streams:widget:{channel_id}:{shopper_digest}"

@@ -169,6 +169,9 @@ class Customer(Base):
     subscribed: Mapped[bool | None] = mapped_column(Boolean)
     entry_scene: Mapped[str | None] = mapped_column(String(128))  # last QR scene
     entry_menu: Mapped[str | None] = mapped_column(String(128))  # last menu key clicked
+    entry_product: Mapped[str | None] = mapped_column(String(128))  # the product the widget's page passed
+    entry_order: Mapped[str | None] = mapped_column(String(128))  # the order it passed
+    entry_page: Mapped[str | None] = mapped_column(String(512))  # the page the shopper wrote from
     last_inbound_at: Mapped[datetime | None]
     # The channel's send window: messages still allowed and until when (FACTS.md §2).
     window_expires_at: Mapped[datetime | None]

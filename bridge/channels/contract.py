@@ -49,7 +49,8 @@ class ChannelConfig:
 MAX_USER_ID = 128  # customers.external_id
 MAX_EXTERNAL_ID = 128  # messages.external_id (inbound_receipts' holds more)
 MAX_EVENT = 42  # inbound_receipts.kind holds "event:<event>" in 48
-MAX_ENTRY = 128  # customers.entry_scene and entry_menu
+MAX_ENTRY = 128  # customers.entry_scene, entry_menu, entry_product and entry_order
+MAX_ENTRY_PAGE = 512  # customers.entry_page: a web page's URL
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,8 @@ class InboundMessage:
         for name, value, most in (("user_id", self.user_id, MAX_USER_ID),
                                   ("external_id", self.external_id, MAX_EXTERNAL_ID),
                                   ("event", self.event or "", MAX_EVENT),
-                                  *((f"entry {key}", value, MAX_ENTRY) for key, value in self.entry.items())):
+                                  *((f"entry {key}", value, MAX_ENTRY_PAGE if key == "page" else MAX_ENTRY)
+                                    for key, value in self.entry.items())):
             if len(value) > most:
                 raise MalformedRequest(f"{name} is over {most} characters")
         where = unstorable_at({"user_id": self.user_id, "external_id": self.external_id, "text": self.text,
@@ -117,6 +119,14 @@ class OutboundMessage:
     media_id: str | None = None  # an image's; a miniprogrampage card's thumbnail
     # A card's fields: link {title, description, url, thumb_url}; miniprogrampage {title, page_path}
     card: Mapping[str, Any] | None = None
+    # What a channel that draws its own chat (the widget) shows beside the message; WeChat's
+    # ignore them. SENDER: agent | bot | system; NOTICE: the shop's notice kind (welcome,
+    # queue, rating, thanks, …); CREATED_AT: ISO 8601 UTC.
+    message_id: int | None = None
+    sender: str = "agent"
+    sender_name: str | None = None
+    notice: str | None = None
+    created_at: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,14 @@ from typing import Any
 from adapters.wechat import app, mp, oa
 from adapters.wechat.mp_push import MPSimulator
 from adapters.wechat.push import OASimulator
+from adapters.widget import adapter as widget
 from bridge.channels.contract import (
     Adapter,
     Capabilities,
     ChannelConfig,
     ChannelRuntime,
 )
-from bridge.checks import REQUIRED, Check, ConfigError, boolean, one_of, optional, string
+from bridge.checks import REQUIRED, Check, ConfigError, boolean, list_of, one_of, optional, string
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,16 @@ register(ChannelKind(
                               send_types=mp.SEND_TYPES),
     adapter=mp.WeChatMPAdapter, simulator=MPSimulator, app_settings=_WECHAT_API, check=_wechat_mode,
 ))
-# Declared so that shop files naming it load; its adapter comes with its issue.
+# An origin as a browser sends it: scheme, host and the port where it is not the scheme's own.
+_ORIGIN = re.compile(r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$")
 register(ChannelKind(
-    kind="widget", title="web widget", segment=None,  # the widget's own pages, not a webhook
-    fields={"secret": (string(128, re.compile(r"^.{16,}$"), "at least 16 characters"), REQUIRED)},
-    capabilities=Capabilities(passive_reply=False, media_upload=False),
+    kind="widget", title="web widget", segment=None,  # its own API under /widget/<key>, not a webhook
+    fields={
+        # signs visitors' tokens and is the key of data-user-hash (docs/widget.md)
+        "secret": (string(128, re.compile(r"^.{16,}$"), "at least 16 characters"), REQUIRED),
+        "require_identity": (boolean, False),  # true: only the shop's logged-in users may write
+        # the shop pages the widget may run on; empty: any
+        "allowed_origins": (list_of(string(200, _ORIGIN, "an origin such as https://shop.example"), 50), []),
+    },
+    capabilities=widget.CAPABILITIES, adapter=widget.WidgetAdapter,
 ))

@@ -169,3 +169,22 @@ def render_unrouted(exc: HTTPException) -> Response:
 
 
 bp.register_error_handler(HTTPException, render_unrouted)
+
+
+# -- the shop's web page, with the widget on it -----------------------------------------------
+
+@bp.get("/shop/<channel_key>")
+def shop_page(channel_key: str) -> str:
+    """A demo shop's product page carrying the widget's one tag. The script is loaded from the
+    bridge's own address (DEMO_URL), so a page opened at localhost runs it cross-origin, as a
+    shop's site does."""
+    with db.new_session(current_app) as session:
+        channel = session.scalar(select(Channel).where(Channel.key == channel_key, Channel.enabled.is_(True)))
+        if channel is None or channel.kind != "widget":
+            abort(404)
+        shop_name = session.get(Shop, channel.shop_id).name
+    base = current_app.config["DEMO_URL"].rstrip("/")
+    scene = request.args.get("scene", "")[:64]
+    return render_template("demo/shop.html", widget_src=f"{base}/widget/{channel_key}/widget.js",
+                           inbox_url=f"{base}/inbox/", scene=scene, shop_name=shop_name,
+                           product=request.args.get("product", "P100")[:64])

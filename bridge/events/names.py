@@ -14,6 +14,7 @@ whoever may see it.
   conversation.transferred `to_agent` (username) or `to_group` (key), conversation.reassigned
   `from_agent` (username), conversation.ended `reason`, conversation.rated `score`.
 - agent.updated: `agent` ({username, name, status, max_concurrent, active_conversations}).
+- customer.typing: `typing` (true or false): a widget shopper is typing in the conversation, or stopped.
 - customer.updated: `customer` ({id}): a note, a tag or the exclusive agent changed
   (bridge/customers/records.py); a panel showing the shopper reads GET /customers/<id> again.
 """
@@ -31,3 +32,4 @@ CONVERSATION_ENDED = "conversation.ended"
 CONVERSATION_RATED = "conversation.rated"
 AGENT_UPDATED = "agent.updated"
 CUSTOMER_UPDATED = "customer.updated"
+CUSTOMER_TYPING = "customer.typing"

@@ -97,13 +97,19 @@ class Lease:
 def take(client: redis.Redis, process: ProcessSlots, shop_id: int, agent_id: int, address: str,
          per_agent: int, per_address: int, clock: Callable[[], float] = time.time) -> Lease:
     """The slots for a new stream of AGENT from ADDRESS, or Refused."""
+    return take_each(client, process, [(keys.streams_of_agent(shop_id, agent_id), per_agent, "this agent"),
+                                       (keys.streams_of_address(address), per_address, "this address")], clock)
+
+
+def take_each(client: redis.Redis, process: ProcessSlots, limits: list[tuple[str, int, str]],
+              clock: Callable[[], float] = time.time) -> Lease:
+    """A slot of this process and one under each (key, limit, whose) of LIMITS, or Refused."""
     if not process.take():
         raise Refused(503, "streams_busy", "this server holds all the event streams it may; try again")
     lease = Lease(client, [], process, clock)
     lease.member = secrets.token_hex(8)
     try:
-        for key, limit, who in ((keys.streams_of_agent(shop_id, agent_id), per_agent, "this agent"),
-                                (keys.streams_of_address(address), per_address, "this address")):
+        for key, limit, who in limits:
             if not client.eval(_TAKE, 1, key, clock(), lease.member, limit, LEASE_SECONDS):
                 raise Refused(429, "too_many_streams",
                               f"{who} has {limit} event streams open already; close one first")

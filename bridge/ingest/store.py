@@ -223,10 +223,10 @@ class Store:
                           window_quota=window.quota)
         if inbound.follows is not None:
             values["subscribed"] = inbound.follows
-        for entry, column in (("scene", "entry_scene"), ("menu", "entry_menu")):
+        for entry in ENTRY_KEYS:
             if inbound.entry.get(entry):
-                values[column] = inbound.entry[entry]
-        fields = tuple(k for k in ("subscribed", "entry_scene", "entry_menu") if k in values)
+                values[f"entry_{entry}"] = inbound.entry[entry]
+        fields = tuple(k for k in ("subscribed", *(f"entry_{e}" for e in ENTRY_KEYS)) if k in values)
         mode = None if window is None else "reset" if window.resets else "open"
         stmt = _event_upsert(self.conn.dialect.name, mode, fields)
         return self.conn.execute(stmt, values).scalar_one()
@@ -251,6 +251,9 @@ def _event_upsert(dialect: str, window_mode: str | None, fields: tuple[str, ...]
     return stmt.on_conflict_do_update(
         index_elements=[customers.c.channel_id, customers.c.external_id], set_=set_,
     ).returning(customers.c.id)
+
+
+ENTRY_KEYS = ("scene", "menu", "product", "order", "page")  # customers.entry_<key>
 
 
 def receipt_kind(inbound: InboundMessage) -> str:

@@ -29,6 +29,11 @@ def run_embedded(app: Flask, host: str, port: int, demo_file: str | None) -> Non
         server.shutdown()
 
 
+def page_base(base: str) -> str:
+    """BASE as the demo shop page is opened: at localhost when the bridge is at 127.0.0.1."""
+    return base.replace("://127.0.0.1:", "://localhost:", 1)
+
+
 def banner(app: Flask, base: str, demo_file: str | None) -> str:
     """What `make run` prints: the inbox and its logins first (where a person starts), then
     the demo shopper's page, the webhooks and the API."""
@@ -49,6 +54,14 @@ def banner(app: Flask, base: str, demo_file: str | None) -> str:
             lines.append("Demo shopper: a simulated WeChat — write as a shopper, see all the shop sends")
             lines += [f"  {base}/demo/shopper/{key}" for key in sandboxes]
             lines.append("")
+        widgets = [ch.key for ch in session.scalars(select(Channel).where(Channel.enabled.is_(True),
+                                                                         Channel.kind == "widget")
+                                                   .order_by(Channel.id))]
+        if app.config.get("DEMO_URL") and widgets:
+            # localhost, not 127.0.0.1: the page is then another origin than the bridge, as a shop's site is
+            lines.append("Demo shop page: the web widget on a shop's page — chat as a shopper there")
+            lines += [f"  {page_base(base)}/demo/shop/{key}" for key in widgets]
+            lines.append("")
         for shop in session.scalars(select(Shop).order_by(Shop.id)):
             lines.append(f"Shop {shop.key!r} ({shop.name})")
             for ch in session.scalars(select(Channel).where(Channel.shop_id == shop.id,
@@ -56,6 +69,8 @@ def banner(app: Flask, base: str, demo_file: str | None) -> str:
                 kind = registry.KINDS.get(ch.kind)
                 if kind is not None and registry.served(kind.segment) is kind:
                     lines.append(f"  {ch.kind:10} {base}/hooks/{kind.segment}/{ch.key}")
+                elif ch.kind == "widget":
+                    lines.append(f"  {ch.kind:10} {base}/widget/{ch.key}/widget.js")
     lines += ["", f"Agent API   {base}/api/v1  (POST /api/v1/auth/login, the same logins)"]
     tryable = next((c for s in shops for c in s.get("channels", [])
                     if registry.KINDS.get(c["kind"]) and registry.KINDS[c["kind"]].simulator), None)

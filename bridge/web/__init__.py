@@ -1,15 +1,15 @@
 """The web faces, one blueprint each with its own error handlers: the channels' webhooks, the
-agent API and the agent inbox (the widget comes next)."""
+agent API, the agent inbox and the shop-page widget."""
 from __future__ import annotations
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from bridge.demo import views as demo
-from bridge.web import api, hooks, inbox
+from bridge.web import api, hooks, inbox, widget
 from bridge.web.session import InboxSessions
 
-FACES = (hooks, api, inbox, demo)
+FACES = (hooks, api, inbox, widget, demo)
 
 
 def init_app(app: Flask) -> None:

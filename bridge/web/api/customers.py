@@ -35,7 +35,8 @@ def get_customer(customer_id: int):
     return jsonify({
         "id": c.id, "external_id": c.external_id, "nickname": c.nickname, "subscribed": c.subscribed,
         "channel": {"key": channel.key, "kind": channel.kind},
-        "entry": {"scene": c.entry_scene, "menu": c.entry_menu},
+        "entry": {"scene": c.entry_scene, "menu": c.entry_menu, "product": c.entry_product,
+                  "order": c.entry_order, "page": c.entry_page},
         "first_seen_at": iso(c.created_at), "last_seen_at": iso(c.last_inbound_at),
         "exclusive_agent": person(exclusive),
         "tags": [_tag_json(t) for t in records.tags_of(session, c)],

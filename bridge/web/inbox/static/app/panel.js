@@ -62,6 +62,7 @@ export class ShopperPanel {
       ["菜单", entry.menu || "—"],
       ["商品", entry.product || "—"],
       ["订单", entry.order || "—"],
+      ["页面", entry.page || "—"],
       ["首次访问", customer ? time(customer.first_seen_at) : "—"],
       ["最近访问", customer ? time(customer.last_seen_at) : "—"],
       ["专属客服", customer && customer.exclusive_agent ? customer.exclusive_agent.name : "未设置"],

@@ -1,0 +1,71 @@
+"""What every widget call checks first: the channel (a widget channel that is enabled), the
+calling page's origin (the channel's allowed_origins), and the shopper's token.
+
+CORS: the widget runs on the shop's pages and calls the bridge from there. The answer allows
+the calling origin when the channel allows it, never with credentials (the widget sends its
+token in a header, no cookie), and only the methods and headers the widget uses. A request
+from an origin the channel does not allow is refused before anything else; one without an
+Origin header (a server, curl) is not a browser's, and no origin check can bind it.
+"""
+from __future__ import annotations
+
+from flask import Response, current_app, g, request
+
+from adapters.widget import identity
+from adapters.widget.identity import Visitor
+from bridge.channels.contract import ChannelConfig
+from bridge.infra import db
+from bridge.web.api.errors import APIError
+
+ALLOWED_HEADERS = "Authorization, Content-Type, Last-Event-ID"
+PREFLIGHT_SECONDS = 600
+
+
+def channel_of(channel_key: str) -> ChannelConfig:
+    cache = current_app.extensions["channel_cache"]
+    channel = cache.channel(db.new_session, channel_key)
+    if channel is None or channel.kind != "widget":
+        raise APIError(404, "not_found", "no such widget")
+    return channel
+
+
+def origin_allowed(channel: ChannelConfig, origin: str | None) -> bool:
+    allowed = channel.settings.get("allowed_origins") or []
+    return origin is None or not allowed or origin in allowed
+
+
+def check_origin(channel: ChannelConfig) -> None:
+    if not origin_allowed(channel, request.headers.get("Origin")):
+        raise APIError(403, "origin_not_allowed", "this widget does not run on this site")
+
+
+def cors(response: Response) -> Response:
+    """The CORS headers for the calling origin, where its channel allows it."""
+    origin = request.headers.get("Origin")
+    channel = g.get("widget_channel")
+    response.headers.add("Vary", "Origin")
+    if origin and channel is not None and origin_allowed(channel, origin):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+            response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+            response.headers["Access-Control-Max-Age"] = str(PREFLIGHT_SECONDS)
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+    return response
+
+
+def visitor(channel: ChannelConfig) -> Visitor:
+    """The shopper the call's token was issued to; 401 for none or a forged one."""
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else request.args.get("token")
+    try:
+        who = identity.verify(channel.settings["secret"], channel.key, token)
+    except identity.IdentityRefused as refused:
+        raise APIError(401, refused.code, refused.message)
+    if channel.settings.get("require_identity") and not who.identified:
+        raise APIError(403, "identity_required", "this shop's chat is for its logged-in customers")
+    return who
+
+
+def address() -> str:
+    return request.remote_addr or ""

@@ -13,4 +13,9 @@ def post_worker_init(worker) -> None:
     app = getattr(worker, "wsgi", None)
     slots = getattr(app, "extensions", {}).get("stream_slots")
     if slots is not None and slots.limit is None:
-        slots.limit = worker.cfg.threads // 2
+        if "gevent" in str(worker.cfg.worker_class_str):
+            # A stream is a greenlet, not a thread: the process may hold most of its connections
+            # as streams (the widget's, bridge/web/widget/live.py) and keeps a tenth for the rest.
+            slots.limit = worker.cfg.worker_connections * 9 // 10
+        else:
+            slots.limit = worker.cfg.threads // 2

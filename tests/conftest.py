@@ -202,6 +202,13 @@ def client(app):
 
 
 @pytest.fixture
+def web(app):
+    """The test shop with its widget channels (tests/widget_kit.py)."""
+    from tests.widget_kit import widget_shop
+    return widget_shop(app)
+
+
+@pytest.fixture
 def shop(app):
     """The standard test shop (tests/factories.py), loaded through the real loader."""
     return load_shop(app, shop_doc())

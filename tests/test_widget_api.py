@@ -5,17 +5,20 @@ card answered with stars, images, typing both ways, and a token good for its own
 from __future__ import annotations
 
 import base64
+import io
 
 from sqlalchemy import func, select
 
 from adapters.widget.identity import user_hash
+from bridge.events.log import Listener
 from bridge.infra import db
 from bridge.models import Conversation, Customer, InboundReceipt, Message
 from tests.factories import login
 from tests.test_delivery import run_jobs
-from tests.widget_kit import SECRET, sse, state, user, visitor, web, write  # noqa: F401
+from tests.widget_kit import SECRET, STRICT_SECRET, sse, state, user, visitor, write
 
-PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQ"
+                       "AAAABJRU5ErkJggg==")
 
 
 def count(app, model, *where) -> int:
@@ -65,7 +68,8 @@ def test_an_agents_reply_arrives_live_and_a_reconnect_gets_only_what_it_missed(a
     run_jobs(app)
     ready, *missed = sse(client, shopper, last_event_id=last)
     assert ready == (last, "ready", {})  # its id: where the stream starts
-    assert [(t, d["from"], d["name"], d["text"]) for _, t, d in missed] == [("message", "agent", "Alice", "亲，在的 <b>")]
+    assert [(t, d["from"], d["name"], d["text"]) for _, t, d in missed] == \
+        [("message", "agent", "Alice", "亲，在的 <b>")]
     assert sse(client, shopper, last_event_id=missed[-1][0]) == [(missed[-1][0], "ready", {})]  # nothing twice
     conversation = state(client, shopper)["conversation"]
     assert conversation == {"state": "active", "agent": {"name": "Alice"}, "queue_position": None}
@@ -124,7 +128,6 @@ def test_a_shop_that_requires_identity_refuses_anonymous_visitors(app, client, w
     origin = {"Origin": "https://shop.acme.example"}
     resp = client.post("/widget/acme-strict/visitor", json={}, headers=origin)
     assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "identity_required"
-    from tests.widget_kit import STRICT_SECRET
     shopper = user(client, "u-7", channel="acme-strict", secret=STRICT_SECRET, **origin)
     assert write(client, shopper, "在吗", channel="acme-strict").status_code == 201
 
@@ -193,9 +196,10 @@ def test_the_rating_card_is_answered_with_stars_and_thanked_by_name(app, client,
 
 def test_an_image_is_stored_shown_by_a_signed_url_and_sent_once(app, client, web):
     shopper = visitor(client)
+
     def send():
         return client.post("/widget/acme-web/messages", headers=shopper, content_type="multipart/form-data",
-                           data={"client_id": "image-0001", "image": (__import__("io").BytesIO(PNG), "a.png")})
+                           data={"client_id": "image-0001", "image": (io.BytesIO(PNG), "a.png")})
     first, again = send(), send()
     assert (first.status_code, again.status_code) == (201, 200)
     url = first.get_json()["message"]["image_url"]
@@ -214,7 +218,6 @@ def test_typing_shows_both_ways(app, client, web):
     write(client, shopper, "在吗")
     run_jobs(app)
     [row] = client.get("/api/v1/conversations?state=active", headers=alice).get_json()["items"]
-    from bridge.events.log import Listener
     listener = Listener(app.extensions["redis"], web.id)
     assert client.post("/widget/acme-web/typing", headers=shopper, json={"typing": True}).status_code == 204
     typed = [e for e in listener.events(0.5) if e["type"] == "customer.typing"]

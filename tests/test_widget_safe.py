@@ -16,7 +16,7 @@ from bridge.infra import db
 from bridge.models import Customer, InboundReceipt, Message
 from tests.conftest import make_app
 from tests.live import app_env, gunicorn
-from tests.widget_kit import state, visitor, web, widget_shop, write  # noqa: F401
+from tests.widget_kit import visitor, widget_shop, write
 
 
 def stored(app) -> tuple[int, int]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 import copy
 import secrets
 
-import pytest
-
 from adapters.widget.identity import user_hash
 from tests.factories import BASE_SHOP, load_shop, shop_doc
 
@@ -24,11 +22,6 @@ def widget_shop(app, **settings):
         channels=copy.deepcopy(BASE_SHOP["channels"]) + copy.deepcopy(WIDGETS),
         entry_routes=[{"when": {"scene": "vip"}, "group": "presales"}],
         settings={"routing": "least_load", "welcome_message": "您好，我是{agent}", **settings}))
-
-
-@pytest.fixture
-def web(app):
-    return widget_shop(app)
 
 
 def visitor(client, channel: str = "acme-web", **body) -> dict:

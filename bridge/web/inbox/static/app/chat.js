@@ -49,9 +49,21 @@ export class ChatPane {
     this.root.replaceChildren(
       (this.header = el("header", { class: "chat-head" })),
       (this.list = el("div", { class: "messages", "aria-live": "polite" })),
+      (this.typingLine = el("div", { class: "typing-line", "data-shopper-typing": "", hidden: true }, "对方正在输入…")),
       (this.composerSlot = el("div", { class: "composer-slot" })),
     );
+    this.typingTimer = null;
+    this.typingFor = null;
     this.renderEmpty();
+  }
+
+  // A widget shopper typing (customer.typing): shown under the open conversation's messages
+  // until they stop, write, or 6 s pass without another word from their widget.
+  shopperTyping(conversationId, on) {
+    clearTimeout(this.typingTimer);
+    this.typingFor = on ? conversationId : null;
+    if (on) this.typingTimer = setTimeout(() => this.shopperTyping(conversationId, false), 6000);
+    this.typingLine.hidden = this.typingFor === null || this.typingFor !== this.inbox.openId;
   }
 
   renderEmpty() {
@@ -60,6 +72,7 @@ export class ChatPane {
   }
 
   renderHeader() {
+    this.typingLine.hidden = this.typingFor === null || this.typingFor !== this.inbox.openId;
     const row = this.inbox.conversations.get(this.inbox.openId);
     if (!row) return this.renderEmpty();
     const mine = row.agent && row.agent.username === this.inbox.me.username;

@@ -66,5 +66,5 @@ export const EVENT_TYPES = [
   "message.created", "message.updated",
   "conversation.opened", "conversation.queued", "conversation.assigned", "conversation.requeued",
   "conversation.ended", "conversation.rated", "conversation.transferred", "conversation.reassigned",
-  "agent.updated", "customer.updated",
+  "agent.updated", "customer.updated", "customer.typing",
 ];

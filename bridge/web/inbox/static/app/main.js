@@ -192,6 +192,7 @@ function onEvent(type, event) {
   if (type === "message.created") {
     const m = event.message;
     inbox.addMessage(m);
+    if (m.sender === "customer") chat.shopperTyping(m.conversation_id, false); // what they typed is here
     if (m.conversation_id === inbox.openId) refreshWindowSoon();
     const row = inbox.conversations.get(m.conversation_id);
     if (m.sender === "customer" && row && inbox.tabOf(row) === "mine"
@@ -221,6 +222,8 @@ function onEvent(type, event) {
     agentBar.show(event.agent);
   } else if (type === "customer.updated" && panel.customerId === (event.customer || {}).id) {
     panel.refresh();
+  } else if (type === "customer.typing") {
+    chat.shopperTyping(event.conversation_id, event.typing);
   }
 }
 

@@ -5,8 +5,10 @@ messages and hands them to the pipeline itself."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 
-from adapters.widget import feed
+from adapters.widget import feed, identity
+from adapters.widget.identity import Visitor
 from adapters.widget.views import message_view
 from bridge.channels.contract import (
     Capabilities,
@@ -29,12 +31,53 @@ CAPABILITIES = Capabilities(passive_reply=False, media_upload=True, media_max_by
 
 
 class WidgetAdapter:
+    """Besides delivery, what the widget's face (bridge/web/widget) asks of the channel: who a
+    shopper is (identity.py), the shape the widget reads (views.py), the shopper's feed (feed.py)."""
+
     def __init__(self, channel: ChannelConfig, runtime: ChannelRuntime):
         self.channel, self.runtime = channel, runtime
         self.secret = channel.settings["secret"]
 
+    # -- who the shopper is; IdentityRefused (a RequestRejected with a code) when not
+
+    def new_visitor(self) -> Visitor:
+        return identity.anonymous()
+
+    def identify(self, user: object, given_hash: object, name: object = None) -> Visitor:
+        return identity.identified(self.secret, user, given_hash, name)
+
+    def visitor_of(self, token: str | None) -> Visitor:
+        return identity.verify(self.secret, self.channel.key, token)
+
+    def token_for(self, visitor: Visitor) -> str:
+        return identity.issue(self.secret, self.channel.key, visitor)
+
+    def media_signed(self, digest: str, signature: str) -> bool:
+        return hmac.compare_digest(identity.media_signature(self.secret, self.channel.key, digest), signature)
+
+    # -- what the widget shows
+
+    def view(self, **message) -> dict:
+        """A message as the widget shows it (views.message_view's keywords, less the channel's)."""
+        return message_view(channel_key=self.channel.key, secret=self.secret, **message)
+
+    # -- the shopper's feed; CLIENT: a Redis client whose reads may wait BLOCK_MS
+
     def feed_of(self, shopper_id: str) -> str:
         return feed.key(self.runtime.key_prefix, self.channel.id, shopper_id)
+
+    def feed_position(self, shopper_id: str) -> str:
+        return feed.position(self.runtime.redis, self.feed_of(shopper_id))
+
+    def feed_resume(self, client, shopper_id: str, last_event_id: str | None) -> feed.Resume:
+        return feed.resume(client, self.feed_of(shopper_id), last_event_id)
+
+    def feed_read(self, client, shopper_id: str, after: str, block_ms: int) -> list[tuple[str, str, dict]]:
+        return feed.read(client, self.feed_of(shopper_id), after, block_ms=block_ms)
+
+    def feed_own(self, shopper_id: str, view: dict) -> None:
+        """The shopper's own message, for their other tabs. Raises redis's errors."""
+        feed.append(self.runtime.redis, self.feed_of(shopper_id), "message", view)
 
     # -- delivery
 

@@ -21,7 +21,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from bridge.channels.contract import MAX_USER_ID, storable
+from bridge.channels.contract import MAX_USER_ID, RequestRejected, storable
 
 VERSION = "w1"
 MAX_USER = MAX_USER_ID - 2  # "u_" + the shop's user id fits customers.external_id
@@ -29,12 +29,16 @@ MAX_NAME = 64  # customers.nickname holds more; a name is for people to read
 ANONYMOUS, USER = "v_", "u_"
 
 
-class IdentityRefused(Exception):
-    """The shopper is not who the request says: CODE names why (identity_refused, …)."""
+STATUS = {"identity_refused": 403, "bad_token": 401}  # else 422: a value the page got wrong
+
+
+class IdentityRefused(RequestRejected):
+    """The shopper is not who the request says: CODE names why (identity_refused, bad_token,
+    bad_user, bad_name), STATUS is the HTTP answer."""
 
     def __init__(self, code: str, message: str):
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.status = code, message, STATUS.get(code, 422)
 
 
 @dataclass(frozen=True)

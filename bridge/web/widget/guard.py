@@ -9,13 +9,23 @@ Origin header (a server, curl) is not a browser's, and no origin check can bind 
 """
 from __future__ import annotations
 
+from typing import Protocol
+
 from flask import Response, current_app, g, request
 
-from adapters.widget import identity
-from adapters.widget.identity import Visitor
-from bridge.channels.contract import ChannelConfig
+from bridge.channels.contract import Adapter, ChannelConfig, RequestRejected
+from bridge.channels.runtime import adapter_for
 from bridge.infra import db
 from bridge.web.api.errors import APIError
+
+
+class Shopper(Protocol):
+    """Who a widget call is from, as the widget adapter says (adapters/widget/identity.py)."""
+
+    shopper_id: str  # the customer's external id: v_… (anonymous) or u_<the shop's user id>
+    name: str  # the name the shop's page gave, shown to agents ("" for none)
+    identified: bool
+
 
 ALLOWED_HEADERS = "Authorization, Content-Type, Last-Event-ID"
 PREFLIGHT_SECONDS = 600
@@ -54,14 +64,26 @@ def cors(response: Response) -> Response:
     return response
 
 
-def visitor(channel: ChannelConfig) -> Visitor:
-    """The shopper the call's token was issued to; 401 for none or a forged one."""
+def adapter() -> Adapter:
+    """The request's widget adapter (adapters/widget/adapter.py): who shoppers are, their feeds."""
+    if "widget_adapter" not in g:
+        g.widget_adapter = adapter_for(current_app, g.widget_channel)
+    return g.widget_adapter
+
+
+def refused(exc: RequestRejected) -> APIError:
+    return APIError(exc.status, getattr(exc, "code", "refused"), exc.reason)
+
+
+def visitor(channel: ChannelConfig) -> Shopper:
+    """The shopper the call's token was issued to (a Visitor: shopper_id, name, identified);
+    401 for none or a forged one."""
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else request.args.get("token")
     try:
-        who = identity.verify(channel.settings["secret"], channel.key, token)
-    except identity.IdentityRefused as refused:
-        raise APIError(401, refused.code, refused.message)
+        who = adapter().visitor_of(token)
+    except RequestRejected as exc:
+        raise refused(exc)
     if channel.settings.get("require_identity") and not who.identified:
         raise APIError(403, "identity_required", "this shop's chat is for its logged-in customers")
     return who

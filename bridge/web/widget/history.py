@@ -12,8 +12,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from adapters.widget.views import message_view
-from bridge.channels.contract import ChannelConfig
+from bridge.channels.contract import Adapter, ChannelConfig
 from bridge.conversations.places import queue_places
 from bridge.models import WAITING_STATES, Agent, Conversation, Customer, Message, Shop
 from bridge.shapes import iso, utc
@@ -27,7 +26,7 @@ def customer_of(session: Session, channel: ChannelConfig, shopper_id: str) -> Cu
                                                  Customer.external_id == shopper_id))
 
 
-def messages(session: Session, channel: ChannelConfig, customer: Customer | None,
+def messages(session: Session, adapter: Adapter, customer: Customer | None,
              before: int | None = None) -> tuple[list[dict[str, Any]], bool]:
     """Up to PAGE of the shopper's messages before BEFORE (None: the newest), oldest first, and
     whether there are older ones."""
@@ -41,16 +40,16 @@ def messages(session: Session, channel: ChannelConfig, customer: Customer | None
         query = query.where(Message.id < before)
     rows = session.execute(query.order_by(Message.id.desc()).limit(PAGE + 1)).all()
     names = _agent_names(session, {m.agent_id or (agent_id if m.sender == "system" else None) for m, agent_id in rows})
-    views = [view_of(channel, m, names.get(m.agent_id or (agent_id if m.sender == "system" else None)))
+    views = [view_of(adapter, m, names.get(m.agent_id or (agent_id if m.sender == "system" else None)))
              for m, agent_id in rows[:PAGE]]
     return views[::-1], len(rows) > PAGE
 
 
-def view_of(channel: ChannelConfig, m: Message, name: str | None = None) -> dict[str, Any]:
+def view_of(adapter: Adapter, m: Message, name: str | None = None) -> dict[str, Any]:
+    """The message as the shopper's widget shows it (the adapter's shape)."""
     media = m.media or {}
-    return message_view(
-        channel_key=channel.key, secret=channel.settings["secret"], id_=m.id, sender=m.sender, type_=m.type,
-        text=m.text, created_at=iso(utc(m.created_at)), name=name,
+    return adapter.view(
+        id_=m.id, sender=m.sender, type_=m.type, text=m.text, created_at=iso(utc(m.created_at)), name=name,
         client_id=(m.raw or {}).get("client_id") if m.direction == "in" else None,
         digest=media.get("sha256") if m.type == "image" else None,
         card=media if m.type in ("link", "miniprogrampage") else None,

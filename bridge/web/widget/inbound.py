@@ -18,21 +18,19 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from adapters.widget import feed
-from adapters.widget.identity import Visitor
-from bridge import keys
 from bridge.channels import registry
-from bridge.channels.contract import ChannelConfig, InboundMessage
+from bridge.channels.contract import Adapter, ChannelConfig, InboundMessage
 from bridge.infra import db
 from bridge.ingest.pipeline import ingest
 from bridge.models import Customer, InboundReceipt, Message
+from bridge.web.widget.guard import Shopper
 
 log = logging.getLogger(__name__)
 
 CONTEXT_KEYS = ("scene", "product", "order", "page")
 
 
-def external_id(visitor: Visitor, client_id: str) -> str:
+def external_id(visitor: Shopper, client_id: str) -> str:
     """The receipt's key of one send: the shopper's and their client id, digested to fit."""
     return "w:" + hashlib.sha256(f"{visitor.shopper_id}\0{client_id}".encode()).hexdigest()[:48]
 
@@ -43,7 +41,7 @@ def stored_message_id(channel: ChannelConfig, receipt_key: str) -> int | None:
             InboundReceipt.channel_id == channel.id, InboundReceipt.external_id == receipt_key))
 
 
-def take_message(channel: ChannelConfig, visitor: Visitor, client_id: str, kind: str,
+def take_message(channel: ChannelConfig, visitor: Shopper, client_id: str, kind: str,
                  text: str | None = None, media: Mapping[str, Any] | None = None,
                  raw: Mapping[str, Any] | None = None) -> tuple[int, bool]:
     """Store the shopper's message once → (its id, whether this call stored it)."""
@@ -62,7 +60,7 @@ def take_message(channel: ChannelConfig, visitor: Visitor, client_id: str, kind:
     return message_id, True
 
 
-def take_context(channel: ChannelConfig, visitor: Visitor, context: Mapping[str, str]) -> None:
+def take_context(channel: ChannelConfig, visitor: Shopper, context: Mapping[str, str]) -> None:
     """Where the shopper is (DESIGN.md, Entry context): kept on the shopper, read by routing (scene)
     and shown to the agent. An event to the pipeline, as a Mini Program's 客服 tap is."""
     now = datetime.now(timezone.utc)
@@ -74,12 +72,11 @@ def take_context(channel: ChannelConfig, visitor: Visitor, context: Mapping[str,
     _name(channel, visitor)
 
 
-def publish_own(channel: ChannelConfig, visitor: Visitor, view: dict[str, Any]) -> None:
+def publish_own(channel: ChannelConfig, adapter: Adapter, visitor: Shopper, view: dict[str, Any]) -> None:
     """The shopper's own message into their feed, for their other tabs; a lost one costs nothing
     the next state read does not give back."""
     try:
-        feed.append(current_app.extensions["redis"], feed.key(keys.shop_prefix(channel.shop_id), channel.id,
-                                                               visitor.shopper_id), "message", view)
+        adapter.feed_own(visitor.shopper_id, view)
     except Exception as exc:  # noqa: BLE001 - redis's errors
         log.warning("widget %s: a shopper's message not put in their feed (%s)", channel.key, type(exc).__name__)
 
@@ -90,7 +87,7 @@ def _ingest(channel: ChannelConfig, inbound: InboundMessage, now: datetime) -> N
     ingest(db.hook_engine(), channel, registry.get("widget").capabilities, inbound, matcher, settings, now)
 
 
-def _name(channel: ChannelConfig, visitor: Visitor) -> None:
+def _name(channel: ChannelConfig, visitor: Shopper) -> None:
     """A logged-in shopper's name, as the shop's page gave it, is their nickname for agents."""
     if not visitor.name:
         return

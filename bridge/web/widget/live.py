@@ -12,12 +12,11 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import redis
 from flask import Blueprint, Response, current_app, g, request, stream_with_context
 
-from adapters.widget import feed
 from bridge import keys
 from bridge.events import slots
 from bridge.infra.redisconn import connect_for_streams
@@ -47,9 +46,10 @@ def events(channel_key: str) -> Response:
                        headers={"Retry-After": str(slots.RETRY_AFTER_SECONDS)})
     except redis.RedisError:
         raise _unavailable()
-    key = feed.key(keys.shop_prefix(channel.shop_id), channel.id, who.shopper_id)
+    adapter = guard.adapter()
     try:
-        start = feed.resume(client, key, request.headers.get("Last-Event-ID") or request.args.get("last_event_id"))
+        start = adapter.feed_resume(client, who.shopper_id,
+                                    request.headers.get("Last-Event-ID") or request.args.get("last_event_id"))
     except redis.RedisError:
         lease.release()
         raise _unavailable()
@@ -57,7 +57,8 @@ def events(channel_key: str) -> Response:
 
     def frames() -> Iterator[str]:
         try:
-            yield from _stream(client, key, start, base, lease, limit)
+            yield from _stream(lambda after, wait_ms: adapter.feed_read(client, who.shopper_id, after, wait_ms),
+                               start, base, lease, limit)
         finally:
             lease.release()
 
@@ -65,8 +66,9 @@ def events(channel_key: str) -> Response:
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _stream(client: redis.Redis, key: str, start: feed.Resume, base: str, lease: slots.Lease,
+def _stream(read: Callable[[str, int], list[tuple[str, str, dict]]], start, base: str, lease: slots.Lease,
             limit: float | None) -> Iterator[str]:
+    """The frames from START (a resume: position, gap) on; READ(after, wait_ms) reads the feed."""
     position = start.position
     started = time.monotonic()
     yield f"retry: {RECONNECT_MS}\n: connected\n\n"
@@ -74,7 +76,7 @@ def _stream(client: redis.Redis, key: str, start: feed.Resume, base: str, lease:
     wait_ms = int((min(limit, HEARTBEAT_SECONDS) if limit else HEARTBEAT_SECONDS) * 1000)
     while limit is None or time.monotonic() - started < limit:
         try:
-            entries = feed.read(client, key, position, block_ms=wait_ms)
+            entries = read(position, wait_ms)
         except redis.RedisError:
             log.warning("a widget feed is unreadable; the stream ends (its widget resumes)")
             return

@@ -2,7 +2,6 @@
 messages, images, the rating, the page's context, typing, and the shopper's images."""
 from __future__ import annotations
 
-import hmac
 import json
 import re
 from pathlib import Path
@@ -11,11 +10,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_from_directory
 from sqlalchemy import select
 
-from adapters.widget import feed, identity
-from adapters.widget.adapter import MAX_IMAGE
-from adapters.widget.identity import Visitor
-from bridge import keys
-from bridge.channels.contract import MAX_ENTRY, MAX_ENTRY_PAGE, ChannelConfig
+from bridge.channels import registry
+from bridge.channels.contract import MAX_ENTRY, MAX_ENTRY_PAGE, ChannelConfig, RequestRejected
 from bridge.effects import Effects
 from bridge.events import names
 from bridge.infra import db
@@ -27,6 +23,7 @@ from bridge.models import OPEN_STATES, Conversation, Shop
 from bridge.visibility import audience
 from bridge.web.api.errors import APIError
 from bridge.web.widget import guard, history, inbound, limits
+from bridge.web.widget.guard import Shopper
 
 bp = Blueprint("widget_views", __name__)
 STATIC = Path(__file__).parent / "static"
@@ -60,25 +57,23 @@ def _asset(name: str, mimetype: str) -> Response:
 def visitor(channel_key: str) -> Response:
     channel: ChannelConfig = g.widget_channel
     limits.check(_redis(), "visitor", None, guard.address())
-    body = _json()
-    secret = channel.settings["secret"]
+    body, adapter = _json(), guard.adapter()
     try:
         if body.get("user") is not None:
-            who = identity.identified(secret, body.get("user"), body.get("hash"), body.get("name"))
+            who = adapter.identify(body.get("user"), body.get("hash"), body.get("name"))
         elif body.get("token") is not None:
-            who = identity.verify(secret, channel.key, body.get("token"))
+            who = adapter.visitor_of(body.get("token"))
         else:
             who = None
-    except identity.IdentityRefused as refused:
-        raise APIError(403 if refused.code == "identity_refused" else 401 if refused.code == "bad_token" else 422,
-                       refused.code, refused.message)
+    except RequestRejected as exc:
+        raise guard.refused(exc)
     if channel.settings.get("require_identity") and (who is None or not who.identified):
         raise APIError(403, "identity_required", "this shop's chat is for its logged-in customers: log in first")
-    who = who or identity.anonymous()
+    who = who or adapter.new_visitor()
     with db.new_session() as session:
         shop = session.get(Shop, channel.shop_id)
         shop_name = shop.name if shop else ""
-    return jsonify({"token": identity.issue(secret, channel.key, who), "visitor": who.shopper_id,
+    return jsonify({"token": adapter.token_for(who), "visitor": who.shopper_id,
                     "identified": who.identified, "shop": {"name": shop_name}})
 
 
@@ -92,7 +87,7 @@ def state(channel_key: str) -> Response:
     position = _position(channel, who)
     with db.new_session() as session:
         customer = history.customer_of(session, channel, who.shopper_id)
-        shown, more = history.messages(session, channel, customer)
+        shown, more = history.messages(session, guard.adapter(), customer)
         conversation = history.conversation(session, customer)
     return jsonify({"conversation": conversation, "messages": [_whole(m) for m in shown], "more": more,
                     "position": position})
@@ -106,15 +101,13 @@ def older(channel_key: str) -> Response:
         raise APIError(400, "bad_request", "before must be a message id")
     with db.new_session() as session:
         customer = history.customer_of(session, channel, who.shopper_id)
-        shown, more = history.messages(session, channel, customer, before)
+        shown, more = history.messages(session, guard.adapter(), customer, before)
     return jsonify({"messages": [_whole(m) for m in shown], "more": more})
 
 
 @bp.get("/<channel_key>/media/<digest>")
 def media(channel_key: str, digest: str) -> Response:
-    channel = g.widget_channel
-    expected = identity.media_signature(channel.settings["secret"], channel.key, digest)
-    if not DIGEST.match(digest) or not hmac.compare_digest(expected, request.args.get("s", "")):
+    if not DIGEST.match(digest) or not guard.adapter().media_signed(digest, request.args.get("s", "")):
         raise APIError(404, "not_found", "no such image")
     try:
         content = media_store().get(digest)
@@ -187,15 +180,16 @@ def typing(channel_key: str) -> Response:
     return Response(status=204)
 
 
-def _image(channel: ChannelConfig, who: Visitor) -> Response:
+def _image(channel: ChannelConfig, who: Shopper) -> Response:
     limits.check(_redis(), "image", who.shopper_id, guard.address())
     client_id = _client_id(request.form.get("client_id"))
     upload = request.files.get("image")
     if upload is None:
         raise APIError(400, "bad_request", "send the image as the multipart field `image`")
-    content = upload.stream.read(MAX_IMAGE + 1)
-    if len(content) > MAX_IMAGE:
-        raise APIError(413, "too_large", f"an image may be at most {MAX_IMAGE // (1024 * 1024)} MB")
+    most = registry.get("widget").capabilities.media_max_bytes
+    content = upload.stream.read(most + 1)
+    if len(content) > most:
+        raise APIError(413, "too_large", f"an image may be at most {most // (1024 * 1024)} MB")
     kind = image_type(content)
     if kind is None:
         raise APIError(422, "invalid", "the file is not a JPEG, PNG or GIF image")
@@ -208,16 +202,16 @@ def _image(channel: ChannelConfig, who: Visitor) -> Response:
     return _stored(channel, who, *inbound.take_message(channel, who, client_id, "image", media=media))
 
 
-def _stored(channel: ChannelConfig, who: Visitor, message_id: int, created: bool) -> Response:
-    view = history.view_of(channel, inbound.message_row(message_id))
+def _stored(channel: ChannelConfig, who: Shopper, message_id: int, created: bool) -> Response:
+    view = history.view_of(guard.adapter(), inbound.message_row(message_id))
     if created:
-        inbound.publish_own(channel, who, view)
+        inbound.publish_own(channel, guard.adapter(), who, view)
     return jsonify({"message": _whole(view)}), 201 if created else 200
 
 
 # -- checks
 
-def _visitor() -> Visitor:
+def _visitor() -> Shopper:
     return guard.visitor(g.widget_channel)
 
 
@@ -281,9 +275,9 @@ def _whole(view: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-def _position(channel: ChannelConfig, who: Visitor) -> str:
+def _position(channel: ChannelConfig, who: Shopper) -> str:
     try:
-        return feed.position(_redis(), feed.key(keys.shop_prefix(channel.shop_id), channel.id, who.shopper_id))
+        return guard.adapter().feed_position(who.shopper_id)
     except Exception:  # noqa: BLE001 - redis's errors
         raise APIError(503, "unavailable", "live messages are unavailable right now; try again",
                        headers={"Retry-After": "5"})

@@ -28,7 +28,7 @@ def chat(client, shop) -> dict:
 def test_the_shopper_as_the_panel_shows_them(client, chat):
     body = client.get(f"/api/v1/customers/{chat['customer']}", headers=chat["bob"]).get_json()
     assert body["external_id"] == "o-panel" and body["channel"] == {"key": "acme-oa", "kind": "wechat_oa"}
-    assert body["entry"] == {"scene": None, "menu": None}
+    assert body["entry"] == {"scene": None, "menu": None, "product": None, "order": None, "page": None}
     assert body["first_seen_at"].endswith("+00:00") and body["last_seen_at"].endswith("+00:00")
     assert body["exclusive_agent"] is None and body["tags"] == []
     history = client.get(f"/api/v1/customers/{chat['customer']}/conversations", headers=chat["bob"]).get_json()

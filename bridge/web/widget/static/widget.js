@@ -1,7 +1,7 @@
 /* kefu-bridge: the shop-page chat widget (docs/widget.md is its contract).
  *
  * One classic script, no dependencies, no build. It finds its own <script> tag, draws a
- * launcher and a panel in a closed shadow root (styles only from widget.css on the bridge's
+ * launcher and a panel in a shadow root (styles only from widget.css on the bridge's
  * origin; no inline styles, no eval, no innerHTML: text is text), and talks to the bridge's
  * /widget/<key>/ API: a visitor token kept in the shop page's localStorage, the state, an
  * SSE stream read with fetch() (so Authorization and Last-Event-ID can be sent), an outbox
@@ -1117,7 +1117,8 @@
     var card = el('div', 'rating');
     card.setAttribute('data-message-id', String(m.id));
     card.setAttribute('data-delivery', 'sent');
-    card.appendChild(el('div', 'prompt', m.text || '请为本次服务评价'));
+    // The shop's rating text tells WeChat shoppers to reply with a digit; here the stars ask.
+    card.appendChild(el('div', 'prompt', m.name ? '请为客服' + m.name + '本次的服务评分' : '请为本次服务评分'));
     var stars = el('div', 'stars');
     stars.setAttribute('role', 'group');
     stars.setAttribute('aria-label', '评分');
@@ -1333,7 +1334,9 @@
     host = document.createElement('kefu-widget');
     host.hidden = true; // until widget.css has loaded: no flash of an unstyled panel
     host.setAttribute('data-kefu-host', '');
-    root = host.attachShadow({mode: 'closed'});
+    // Open, not closed: a closed root keeps nothing from a page that wants in (it can wrap
+    // attachShadow before this runs), and an open one lets browser tests and assistive tools see it.
+    root = host.attachShadow({mode: 'open'});
     try {
       var sheet = new CSSStyleSheet();
       sheet.replaceSync(':host { }');

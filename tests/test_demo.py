@@ -197,3 +197,15 @@ def test_a_shoppers_image_is_fetched_from_the_stand_in_and_kept(demo):
     picture = next(m for m in stored(demo, "snap") if m.type == "image" and m.direction == "in")
     assert picture.media["state"] == "stored" and picture.media["content_type"] == "image/png"
     assert demo.extensions["media_store"].get(picture.media["sha256"]) == PNG
+
+
+def test_the_demo_shop_page_carries_the_widgets_tag_from_the_bridges_own_address(demo):
+    client = demo.test_client()
+    page = client.get("/demo/shop/demo-web?scene=vip")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert f'src="{demo.config["DEMO_URL"]}/widget/demo-web/widget.js"' in html and 'data-scene="vip"' in html
+    assert client.get("/demo/shop/demo-oa").status_code == 404  # not a widget channel
+    assert 'data-scene="&lt;script&gt;"' in client.get("/demo/shop/demo-web?scene=<script>").get_data(as_text=True)
+    widget = client.get("/widget/demo-web/widget.js")
+    assert widget.status_code == 200 and widget.mimetype == "application/javascript"

@@ -64,7 +64,7 @@ def test_the_export_is_the_file_with_hashes_for_passwords(app):
     for field in ("key", "name", "timezone", "groups", "entry_routes", "auto_replies", "quick_phrases"):
         assert shop[field] == demo[field], field
     assert shop["settings"] == validate({"shops": [demo]})[0]["settings"]  # defaults filled in
-    assert len(shop["channels"]) == len(demo["channels"]) == 2  # the Official Account and the Mini Program
+    assert len(shop["channels"]) == len(demo["channels"]) == 3  # the Official Account, the Mini Program, the widget
     for channel, given in zip(shop["channels"], demo["channels"]):
         assert {k: channel[k] for k in given} == given  # secrets included
     alice = shop["agents"][0]

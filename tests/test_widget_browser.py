@@ -257,3 +257,25 @@ def test_the_phone_layout_fills_the_screen(browser, bridge):
         assert box and box["x"] <= 1 and box["y"] <= 1 and box["width"] >= 389 and box["height"] >= 800
         page.screenshot(path=str(SHOTS / "widget-6-phone-open.png"))
         context.close()
+
+
+def test_two_tabs_of_one_shopper_stay_in_step_and_the_agents_typing_shows(browser, bridge):
+    alice = Agent(bridge)
+    with shop_site(bridge.base) as site:
+        context, first = shopper_page(browser, f"{site}/p/100")
+        chat_open(first)
+        write(first, "第一个标签页")
+        cid = alice.conversation(bridge)
+        second = context.new_page()  # the same browser: the same first-party visitor
+        second.goto(f"{site}/p/200")
+        chat_open(second)
+        expect(shown(second, "第一个标签页")).to_have_count(1)
+        write(second, "第二个标签页")
+        expect(shown(first, "第二个标签页")).to_have_count(1)
+        alice.post(f"/conversations/{cid}/typing")
+        expect(first.get_by_text("正在输入")).to_be_visible()
+        alice.say(cid, "两边都能看到")
+        for page in (first, second):
+            expect(shown(page, "两边都能看到")).to_have_count(1)
+        assert stored(bridge, "第二个标签页") == 1
+        context.close()

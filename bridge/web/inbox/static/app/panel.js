@@ -57,7 +57,7 @@ export class ShopperPanel {
     const entry = (customer && customer.entry) || {};
     const fields = [
       ["渠道", `${CHANNEL_WORDS[row.channel.kind] || row.channel.kind}（${row.channel.key}）`],
-      ["openid", c.external_id],
+      [row.channel.kind === "widget" ? "访客" : "openid", c.external_id],
       ["来源场景", entry.scene || "—"],
       ["菜单", entry.menu || "—"],
       ["商品", entry.product || "—"],

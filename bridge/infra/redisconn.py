@@ -46,13 +46,23 @@ def connect(url: str | None, timeout: float = WEB_TIMEOUT) -> redis.Redis:
     return fakeredis.FakeRedis(server=embedded_server())
 
 
+# Every open stream waits in a blocking read on a connection of its own, so a process holds as
+# many as it has streams open; the streams' own limits (events/slots.py: STREAMS_PER_PROCESS, up
+# to 100,000, and a gevent worker's connections) bound them, not the pool. redis-py's pool
+# refuses past 100 by default (MaxConnectionsError): the 101st widget stream of a gevent worker
+# answered 503 `unavailable` (bench/widget_streams.py).
+STREAM_CONNECTIONS = 100_000
+
+
 def connect_for_streams(client: redis.Redis, wait_seconds: float) -> redis.Redis:
     """A client like CLIENT whose reads may block for WAIT_SECONDS (an event stream waiting
-    on the log) before its socket gives up; the stand-in has no sockets to time out."""
+    on the log) before its socket gives up, with a connection for every stream the process may
+    hold; the stand-in has no sockets to time out."""
     if type(client) is not redis.Redis:
         return client
     kwargs = dict(client.connection_pool.connection_kwargs, socket_timeout=wait_seconds + 2)
-    pool = redis.ConnectionPool(connection_class=client.connection_pool.connection_class, **kwargs)
+    pool = redis.ConnectionPool(connection_class=client.connection_pool.connection_class,
+                                max_connections=STREAM_CONNECTIONS, **kwargs)
     return redis.Redis(connection_pool=pool)
 
 

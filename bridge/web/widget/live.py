@@ -70,7 +70,7 @@ def _stream(read: Callable[[str, int], list[tuple[str, str, dict]]], start, base
             limit: float | None) -> Iterator[str]:
     """The frames from START (a resume: position, gap) on; READ(after, wait_ms) reads the feed."""
     position = start.position
-    started = time.monotonic()
+    started = renewed = time.monotonic()
     yield f"retry: {RECONNECT_MS}\n: connected\n\n"
     yield _frame("reset" if start.gap else "ready", {}, position)
     wait_ms = int((min(limit, HEARTBEAT_SECONDS) if limit else HEARTBEAT_SECONDS) * 1000)
@@ -80,8 +80,12 @@ def _stream(read: Callable[[str, int], list[tuple[str, str, dict]]], start, base
         except redis.RedisError:
             log.warning("a widget feed is unreadable; the stream ends (its widget resumes)")
             return
-        if not entries:
+        # Every beat, busy or idle: a feed that never falls quiet for a beat (a chat with typing
+        # on and off) would let its slots lapse, and the stream would no longer count.
+        if time.monotonic() - renewed >= HEARTBEAT_SECONDS:
             lease.renew()
+            renewed = time.monotonic()
+        if not entries:
             yield ": heartbeat\n\n"
             continue
         out = []

@@ -6,7 +6,7 @@ the shopper's stream, and what the servers hold in memory.
                                              [--compare-seconds 15] [--json out.json]
 
 Real parts, production layout (README, "Production"): a fresh PostgreSQL database (dropped
-after), Redis db 12 (flushed before and after), one shop with one widget channel and --agents
+after), Redis db 14 (flushed before and after), one shop with one widget channel and --agents
 agents of max_concurrent 50 (40 × 50 = 2,000 conversations) loaded by `flask --app wsgi shops
 load` after `flask --app wsgi db upgrade`; the web (`gunicorn -w 2 -k gthread --threads 8`:
 the widget's API and the agents' API), the widget's streams apart (`gunicorn -w 1 -k gevent
@@ -34,7 +34,7 @@ through a long set-up.
    Measured: RSS of every server process (idle before the streams, with the streams open and
    idle, the peak during the load), CPU-seconds of each server (RQ workers with their forked
    job processes) and of this process during the load, the machine's busy cores, and the Redis
-   clients connected to db 12.
+   clients connected to db 14.
 4. Comparison (--compare-seconds, 0 skips it). The same streams closed and reopened on `gunicorn
    -w 1 -k gthread --threads 2100 --worker-connections 2100` (STREAMS_PER_PROCESS=2050; gthread
    too holds at most --worker-connections, 1000 by default), started only now: its RSS with
@@ -68,16 +68,16 @@ from bench.reply_latency import start, wait_up, wait_workers  # noqa: E402
 from bench.run_oa import PG_ADMIN, busy_seconds, cpu_sample, database, flask_cli, stolen_seconds  # noqa: E402
 from tests.live import free_port  # noqa: E402
 
-REDIS_DB = 12
+REDIS_DB = 14  # outside the test suite's leased 1-12 (tests/conftest.py) and inbox_live's 13
 HOST = "127.0.0.1"
 SHOP, CHANNEL = "widget-bench", "widget-bench-web"
 TARGET_P99_MS = 500
 TICK = os.sysconf("SC_CLK_TCK")
-# `flask --app wsgi worker` as shipped (RQ's Worker: a forked work horse per job), or the same
-# with RQ's SimpleWorker (each job in the worker process itself), for comparison only
-WORKER_CMD = {"fork": ["-m", "flask", "--app", "wsgi", "worker"],
-              "simple": ["-c", "import bridge.processes.worker as w; w.SteadyWorker = w.SteadySimpleWorker; "
-                               "from flask.cli import main; main()", "--app", "wsgi", "worker"]}
+# `flask --app wsgi worker` as shipped (each job in the worker process itself, RQ's SimpleWorker),
+# or with RQ's forking Worker (a work horse per job, as the worker ran before), for comparison
+WORKER_CMD = {"simple": ["-m", "flask", "--app", "wsgi", "worker"],
+              "fork": ["-c", "import bridge.processes.worker as w; w.SteadySimpleWorker = w.SteadyWorker; "
+                             "from flask.cli import main; main()", "--app", "wsgi", "worker"]}
 
 
 def say(msg: str) -> None:
@@ -161,7 +161,7 @@ def cpu_all(pids: dict[str, int]) -> dict[str, int]:
 def redis_clients(client: redis.Redis) -> dict[str, int]:
     listed = client.client_list()
     info = client.info("memory")
-    return {"db12": sum(1 for c in listed if str(c.get("db")) == str(REDIS_DB)), "server": len(listed),
+    return {"bench_db": sum(1 for c in listed if str(c.get("db")) == str(REDIS_DB)), "server": len(listed),
             "used_memory_mb": round(info["used_memory"] / 2 ** 20, 1)}
 
 
@@ -562,7 +562,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50, help="agents' replies a second")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--workers", type=int, default=2, help="RQ workers")
-    parser.add_argument("--rq-worker", choices=sorted(WORKER_CMD), default="fork",
+    parser.add_argument("--rq-worker", choices=sorted(WORKER_CMD), default="simple",
                         help="fork: `flask --app wsgi worker` as shipped; simple: the same on RQ's SimpleWorker")
     parser.add_argument("--agents", type=int, default=40, help="agents, max_concurrent 50 each")
     parser.add_argument("--compare-seconds", type=float, default=15,

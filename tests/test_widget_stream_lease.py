@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import itertools
 
-from bridge.web.widget import live
 from adapters.widget.feed import Resume
+from bridge.web.widget import live
 
 
 class Lease:

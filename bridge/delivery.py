@@ -106,6 +106,7 @@ def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], 
     refusal = _take_window_slot(session, customer, now, keep) if window else None
     if refusal:
         return _failed(session, message, now, *refusal)
+    speaker = _speaker(session, message, conversation)  # read now: no transaction is open during the send
     session.commit()  # the claim and the slot are ours before the network call
 
     try:
@@ -114,7 +115,7 @@ def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], 
         adapter.send(OutboundMessage(to=customer.external_id, type=message.type, text=message.text,
                                      media_id=media_id, card=message.media if message.type in CARDS else None,
                                      message_id=message.id, sender=message.sender,
-                                     sender_name=_speaker(session, message, conversation),
+                                     sender_name=speaker,
                                      notice=(message.raw or {}).get("notice"), created_at=iso(utc(message.created_at))))
     except (SendFailed, MediaMissing) as exc:
         refused = exc if isinstance(exc, SendFailed) else SendFailed("media_missing", str(exc))

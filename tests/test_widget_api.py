@@ -227,3 +227,31 @@ def test_typing_shows_both_ways(app, client, web):
     run_jobs(app)
     assert [(t, d) for _, t, d in sse(client, shopper, last_event_id=position)][1:] == [("typing", {"typing": True})]
     assert client.post("/widget/acme-web/typing", headers=shopper, json={"typing": "yes"}).status_code == 422
+
+
+def test_a_send_holds_no_database_transaction(app, client, web):
+    """The agent's name the widget shows is read with the claim, before its commit: read after
+    it, it opened a transaction held across the channel's network call — in make run, where the
+    demo's WeChat is served by the same process, the stand-in waited for SQLite's writer and
+    every reply timed out."""
+    from datetime import datetime, timezone
+
+    from bridge import delivery
+    from bridge.media.uploads import MediaUploads
+
+    alice, shopper = serve(client), visitor(client)
+    write(client, shopper, "在吗")
+    run_jobs(app)
+    [row] = client.get("/api/v1/conversations?state=active", headers=alice).get_json()["items"]
+    reply = client.post(f"/api/v1/conversations/{row['id']}/messages", headers=alice,
+                        json={"type": "text", "text": "在的"}).get_json()
+    sent = []
+
+    class Watching:
+        def send(self, out):
+            sent.append((session.in_transaction(), out.sender_name, out.text))
+
+    with app.app_context(), db.new_session(app) as session:
+        outcome = delivery.deliver(session, reply["id"], lambda channel: Watching(), datetime.now(timezone.utc),
+                                   MediaUploads(app.extensions["media_store"], app.extensions["redis"]))
+    assert outcome.state == "sent" and sent == [(False, "Alice", "在的")]

@@ -127,13 +127,18 @@ def the_mini_program_as_printed(project: Path, port: int, banner: str) -> None:
     """The README shows what make run prints, the demo Mini Program's URLs among it: every line
     is printed; the printed webhook answers WeChat's GET check under the demo's token; and the
     README's Mini Program commands post to it and what comes back reaches the demo shopper's page."""
-    local = lambda text: text.replace("127.0.0.1:8000", f"127.0.0.1:{port}")  # noqa: E731
+    local = lambda text: text.replace("127.0.0.1:8000", f"127.0.0.1:{port}").replace(  # noqa: E731
+        "localhost:8000", f"localhost:{port}")
     printed = [line.rstrip() for line in banner.splitlines()]
     for line in local(readme_block("and prints:", "")).splitlines():
         assert line.rstrip() in printed, f"the README shows {line!r}, make run did not print it:\n{banner}"
     base = f"http://127.0.0.1:{port}"
     assert f"  wechat_mp  {base}/hooks/wechat-mp/demo-mp" in printed
     assert f"  {base}/demo/shopper/demo-mp" in printed
+    # the demo shop page, at localhost so that the widget from 127.0.0.1 runs cross-origin
+    shop_page = requests.get(f"http://localhost:{port}/demo/shop/demo-web", timeout=5)
+    assert shop_page.status_code == 200 and f'src="{base}/widget/demo-web/widget.js"' in shop_page.text
+    assert requests.get(f"{base}/widget/demo-web/widget.js", timeout=5).status_code == 200
 
     demo = json.loads((project / "demo" / "shop.json").read_text(encoding="utf-8"))["shops"][0]
     [mp] = [c for c in demo["channels"] if c["kind"] == "wechat_mp"]

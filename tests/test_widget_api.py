@@ -203,8 +203,8 @@ def test_an_image_is_stored_shown_by_a_signed_url_and_sent_once(app, client, web
     first, again = send(), send()
     assert (first.status_code, again.status_code) == (201, 200)
     url = first.get_json()["message"]["image_url"]
-    assert url.startswith("http://localhost/widget/acme-web/media/")
-    path = url[len("http://localhost"):]
+    assert url.startswith("media/")  # relative to the widget's base: behind a proxy, Host is not the public one
+    path = "/widget/acme-web/" + url
     got = client.get(path)
     assert got.status_code == 200 and got.data == PNG and got.mimetype == "image/png"
     assert client.get(path[:-4] + "0000").status_code == 404
@@ -255,3 +255,24 @@ def test_a_send_holds_no_database_transaction(app, client, web):
         outcome = delivery.deliver(session, reply["id"], lambda channel: Watching(), datetime.now(timezone.utc),
                                    MediaUploads(app.extensions["media_store"], app.extensions["redis"]))
     assert outcome.state == "sent" and sent == [(False, "Alice", "在的")]
+
+
+def test_no_users_hash_is_the_token_key(app, client, web):
+    """A user's hash and the tokens' key are both HMACs under the channel's secret: were the key's
+    message a user id a shop could vouch for, that user's hash would sign tokens for anyone."""
+    from adapters.widget import identity
+    for name in ("kefu-widget-token|acme-web", "\0kefu-widget-token|acme-web"):
+        leaked = bytes.fromhex(user_hash(SECRET, name))
+        body = "w1." + base64.urlsafe_b64encode(b"u_victim").decode().rstrip("=") + "."
+        forged = body + "." + __import__("hmac").new(leaked, body.encode(), "sha256").hexdigest()
+        assert client.get("/widget/acme-web/state", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    assert identity.verify(SECRET, "acme-web", visitor(client)["Authorization"][7:]).shopper_id.startswith("v_")
+
+
+def test_a_head_request_takes_no_stream_slot(app, client, web):
+    shopper, slots = visitor(client), app.extensions["stream_slots"]
+    for _ in range(3):
+        assert client.head("/widget/acme-web/events", headers=shopper).status_code == 200
+    assert slots._held == 0
+    sse(client, shopper, seconds=0.2)
+    assert slots._held == 0

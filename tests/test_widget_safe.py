@@ -113,6 +113,10 @@ def test_one_address_may_not_make_visitors_without_end(app, client, web):
     assert codes == [200] * 30 + [429]
     assert client.post("/widget/acme-web/visitor", json={},
                        environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code == 200
+    # a kept token checked at each page load is not a new visitor: 40 page loads pass
+    token = client.post("/widget/acme-web/visitor", json={}, environ_base={"REMOTE_ADDR": "10.0.0.8"}).get_json()
+    assert {client.post("/widget/acme-web/visitor", json={"token": token["token"]}).status_code
+            for _ in range(40)} == {200}
 
 
 def test_concurrent_copies_of_a_send_across_processes_are_stored_once(database_url, real_redis_url):

@@ -26,7 +26,7 @@ def test_a_stream_whose_feed_is_never_quiet_still_renews_its_lease(monkeypatch):
         return [(f"{next(ids)}-0", "typing", {"typing": True})]
 
     lease = Lease()
-    frames = list(live._stream(busy, Resume("0-0"), "http://x/widget/k/", lease, limit=130.0))
+    frames = list(live._stream(busy, Resume("0-0"), lease, limit=130.0))
     assert sum("event: typing" in f for f in frames) >= 5
     assert not any("heartbeat" in f for f in frames)
     assert lease.renewed >= 3  # 130 s of a busy feed: well past LEASE_SECONDS (60)
@@ -36,6 +36,6 @@ def test_an_idle_stream_renews_at_every_beat(monkeypatch):
     clock = itertools.count(0, 7.5)  # each read waits a whole beat (two looks at the clock)
     monkeypatch.setattr(live.time, "monotonic", lambda: next(clock))
     lease = Lease()
-    frames = list(live._stream(lambda after, wait_ms: [], Resume("0-0"), "http://x/widget/k/", lease, limit=100.0))
+    frames = list(live._stream(lambda after, wait_ms: [], Resume("0-0"), lease, limit=100.0))
     beats = sum("heartbeat" in f for f in frames)
     assert beats >= 3 and lease.renewed == beats

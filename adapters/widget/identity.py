@@ -107,7 +107,10 @@ def media_signature(secret: str, channel_key: str, digest: str) -> str:
 
 
 def _sign(secret: str, channel_key: str, body: str) -> str:
-    key = hmac.new(secret.encode(), f"kefu-widget-token|{channel_key}".encode(), hashlib.sha256).digest()
+    # Not an HMAC keyed by the secret, as a user's hash is: then the hash a shop's backend made
+    # for some user id would be this key, and sign tokens for anyone. Keyed by a constant of
+    # ours, over the secret and the channel, it is no user's hash.
+    key = hmac.new(b"kefu-widget-token", f"{secret}\0{channel_key}".encode(), hashlib.sha256).digest()
     return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
 
 

@@ -28,6 +28,8 @@ bp = Blueprint("live", __name__)
 @bp.get("/events")
 @login_required
 def event_stream():
+    if request.method == "HEAD":  # answered without a body, so never streamed: it takes no slot
+        return Response(mimetype="text/event-stream", headers={"Cache-Control": "no-cache"})
     limit = request.args.get("max_seconds", type=float) if current_app.testing else None
     app, viewer = current_app._get_current_object(), current_viewer()
     shop_id, login_id, agent_id = current_login().shop_id, current_login().id, current_agent().id

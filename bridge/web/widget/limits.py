@@ -23,7 +23,8 @@ class Rate:
 
 # (per shopper, per address): an address may be a shop's office or a carrier's NAT
 LIMITS = {
-    "visitor": (None, Rate(30, 600)),  # new visitors and token checks
+    "visitor": (None, Rate(30, 600)),  # new visitors
+    "check": (None, Rate(600, 600)),  # a kept token checked, once a page load
     "message": (Rate(30, 60), Rate(300, 60)),
     "image": (Rate(10, 600), Rate(60, 600)),
     "typing": (Rate(40, 60), Rate(600, 60)),
@@ -31,12 +32,15 @@ LIMITS = {
 }
 
 
-def check(redis, what: str, shopper: str | None, address: str, clock=time.time) -> None:
-    """Count one call of WHAT by SHOPPER (None: not known yet) from ADDRESS; APIError 429 past a limit."""
+def check(redis, what: str, shopper: str | None, address: str, channel_id: int = 0, clock=time.time) -> None:
+    """Count one call of WHAT by SHOPPER (None: not known yet) of the channel from ADDRESS;
+    APIError 429 past a limit. A shopper is counted per channel: user 1001 of one shop is not
+    user 1001 of another."""
     per_shopper, per_address = LIMITS[what]
     subjects = [(f"address:{address or 'unknown'}", per_address)]
     if shopper is not None and per_shopper is not None:
-        subjects.append((f"shopper:{hashlib.sha256(shopper.encode()).hexdigest()[:24]}", per_shopper))
+        digest = hashlib.sha256(f"{channel_id}\0{shopper}".encode()).hexdigest()[:24]
+        subjects.append((f"shopper:{digest}", per_shopper))
     now = clock()
     try:
         pipe = redis.pipeline(transaction=False)

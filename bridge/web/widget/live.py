@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 @bp.get("/<channel_key>/events")
 def events(channel_key: str) -> Response:
+    if request.method == "HEAD":  # answered without a body, so never streamed: it takes no slot
+        return Response(mimetype="text/event-stream", headers={"Cache-Control": "no-cache"})
     channel, who = g.widget_channel, guard.visitor(g.widget_channel)
     app = current_app._get_current_object()
     limit = request.args.get("max_seconds", type=float) if app.testing else None
@@ -53,12 +55,11 @@ def events(channel_key: str) -> Response:
     except redis.RedisError:
         lease.release()
         raise _unavailable()
-    base = f"{request.host_url}widget/{channel.key}/"
 
     def frames() -> Iterator[str]:
         try:
             yield from _stream(lambda after, wait_ms: adapter.feed_read(client, who.shopper_id, after, wait_ms),
-                               start, base, lease, limit)
+                               start, lease, limit)
         finally:
             lease.release()
 
@@ -66,7 +67,7 @@ def events(channel_key: str) -> Response:
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _stream(read: Callable[[str, int], list[tuple[str, str, dict]]], start, base: str, lease: slots.Lease,
+def _stream(read: Callable[[str, int], list[tuple[str, str, dict]]], start, lease: slots.Lease,
             limit: float | None) -> Iterator[str]:
     """The frames from START (a resume: position, gap) on; READ(after, wait_ms) reads the feed."""
     position = start.position
@@ -91,8 +92,6 @@ def _stream(read: Callable[[str, int], list[tuple[str, str, dict]]], start, base
         out = []
         for entry_id, event_type, data in entries:
             position = entry_id
-            if data.get("image_url") and not data["image_url"].startswith("http"):
-                data = {**data, "image_url": base + data["image_url"]}
             out.append(_frame(event_type, data, entry_id))
         yield "".join(out)
 

@@ -56,8 +56,9 @@ def _asset(name: str, mimetype: str) -> Response:
 @bp.post("/<channel_key>/visitor")
 def visitor(channel_key: str) -> Response:
     channel: ChannelConfig = g.widget_channel
-    limits.check(_redis(), "visitor", None, guard.address())
     body, adapter = _json(), guard.adapter()
+    # A kept token checked at each page load is cheap and frequent; making visitors is not.
+    limits.check(_redis(), "check" if set(body) == {"token"} else "visitor", None, guard.address())
     try:
         if body.get("user") is not None:
             who = adapter.identify(body.get("user"), body.get("hash"), body.get("name"))
@@ -127,7 +128,7 @@ def write(channel_key: str) -> Response:
     channel, who = g.widget_channel, _visitor()
     if request.mimetype == "multipart/form-data":
         return _image(channel, who)
-    limits.check(_redis(), "message", who.shopper_id, guard.address())
+    limits.check(_redis(), "message", who.shopper_id, guard.address(), channel.id)
     body = _json()
     client_id = _client_id(body.get("client_id"))
     text = _text(body.get("text"), "text", MAX_TEXT, required=True)
@@ -141,7 +142,7 @@ def rate(channel_key: str) -> Response:
     """The rating card's stars and comment, taken as the shopper's answer to it ("5 很好"), as a
     WeChat shopper's reply is: the pipeline rates the conversation the card is for."""
     channel, who = g.widget_channel, _visitor()
-    limits.check(_redis(), "message", who.shopper_id, guard.address())
+    limits.check(_redis(), "message", who.shopper_id, guard.address(), channel.id)
     body = _json()
     score = body.get("score")
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
@@ -155,7 +156,7 @@ def rate(channel_key: str) -> Response:
 @bp.post("/<channel_key>/context")
 def context(channel_key: str) -> Response:
     channel, who = g.widget_channel, _visitor()
-    limits.check(_redis(), "context", who.shopper_id, guard.address())
+    limits.check(_redis(), "context", who.shopper_id, guard.address(), channel.id)
     inbound.take_context(channel, who, _context(_json()))
     return Response(status=204)
 
@@ -164,7 +165,7 @@ def context(channel_key: str) -> Response:
 def typing(channel_key: str) -> Response:
     """The shopper is typing (or stopped): the agents who see the conversation are told."""
     channel, who = g.widget_channel, _visitor()
-    limits.check(_redis(), "typing", who.shopper_id, guard.address())
+    limits.check(_redis(), "typing", who.shopper_id, guard.address(), channel.id)
     on = _json().get("typing")
     if not isinstance(on, bool):
         raise APIError(422, "invalid", "typing must be true or false")
@@ -181,7 +182,7 @@ def typing(channel_key: str) -> Response:
 
 
 def _image(channel: ChannelConfig, who: Shopper) -> Response:
-    limits.check(_redis(), "image", who.shopper_id, guard.address())
+    limits.check(_redis(), "image", who.shopper_id, guard.address(), channel.id)
     client_id = _client_id(request.form.get("client_id"))
     upload = request.files.get("image")
     if upload is None:
@@ -269,9 +270,9 @@ def _context(value: Any) -> dict[str, str]:
 
 
 def _whole(view: dict[str, Any]) -> dict[str, Any]:
-    """An image's URL made whole: the widget runs on the shop's page, another origin."""
-    if view.get("image_url") and not view["image_url"].startswith("http"):
-        view = {**view, "image_url": f"{request.host_url}widget/{g.widget_channel.key}/{view['image_url']}"}
+    """A message as the widget gets it. An image's URL stays relative to the widget's base
+    (`media/<digest>?s=…`): the widget makes it whole against the address its script came from,
+    which behind a proxy is the public one, where this request's Host may not be."""
     return view
 
 

@@ -88,3 +88,9 @@ def widget_calls(what: str, subject: str, window: int) -> str:
 def streams_of_visitor(shop_id: int, channel_id: int, shopper_digest: str) -> str:
     """A widget shopper's open event streams (events/slots.py)."""
     return f"{shop_prefix(shop_id)}:streams:widget:{channel_id}:{shopper_digest}"
+
+
+def widget_streams_of_address(address: str) -> str:
+    """The open widget streams of one client address: apart from the agents' (streams_of_address),
+    so shoppers behind one address never take the agents' streams."""
+    return f"streams:widget-address:{address}"

@@ -276,3 +276,12 @@ def test_a_head_request_takes_no_stream_slot(app, client, web):
     assert slots._held == 0
     sse(client, shopper, seconds=0.2)
     assert slots._held == 0
+
+
+def test_widget_streams_of_an_address_are_counted_apart_from_the_agents(app, client, web):
+    """Shoppers behind one address (a carrier's NAT, or every shopper behind a proxy that passes
+    no client address) must not take the agents' streams of that address."""
+    from bridge import keys
+    redis = app.extensions["redis"]
+    redis.zadd(keys.streams_of_address("127.0.0.1"), {f"agent-stream-{i}": 9e12 for i in range(100)})
+    assert [t for _, t, _ in sse(client, visitor(client), seconds=0.2)] == ["ready"]  # not 429

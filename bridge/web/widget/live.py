@@ -42,7 +42,7 @@ def events(channel_key: str) -> Response:
     try:
         lease = slots.take_each(client, app.extensions["stream_slots"], [
             (keys.streams_of_visitor(channel.shop_id, channel.id, shopper), STREAMS_PER_SHOPPER, "this shopper"),
-            (keys.streams_of_address(guard.address()), app.config["STREAMS_PER_ADDRESS"], "this address")])
+            (keys.widget_streams_of_address(guard.address()), app.config["STREAMS_PER_ADDRESS"], "this address")])
     except slots.Refused as refused:
         raise APIError(refused.status, refused.code, refused.message,
                        headers={"Retry-After": str(slots.RETRY_AFTER_SECONDS)})

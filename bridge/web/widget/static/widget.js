@@ -305,7 +305,14 @@
       if (mine !== epoch) return false;
       if (r.status === 401) { tokenRefused(); return false; }
       if (r.status !== 200 || !r.data) { var error = new Error('state ' + r.status); error.wait = r.wait; throw error; }
-      if (replaceOnState) { messages.clear(); replaceOnState = false; }
+      if (replaceOnState) {
+        // Start over from the state, but keep what the stream brought after the state's read:
+        // a reply that came in while this request was on its way is in the stream, not here.
+        var newest = 0;
+        (r.data.messages || []).forEach(function (m) { if (m.id > newest) newest = m.id; });
+        messages.forEach(function (m, id) { if (!(id > newest)) messages.delete(id); });
+        replaceOnState = false;
+      }
       conversation = r.data.conversation || null;
       more = !!r.data.more;
       (r.data.messages || []).forEach(function (m) { receive(m, false); });

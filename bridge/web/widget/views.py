@@ -90,7 +90,7 @@ def state(channel_key: str) -> Response:
         customer = history.customer_of(session, channel, who.shopper_id)
         shown, more = history.messages(session, guard.adapter(), customer)
         conversation = history.conversation(session, customer)
-    return jsonify({"conversation": conversation, "messages": [_whole(m) for m in shown], "more": more,
+    return jsonify({"conversation": conversation, "messages": shown, "more": more,
                     "position": position})
 
 
@@ -103,7 +103,7 @@ def older(channel_key: str) -> Response:
     with db.new_session() as session:
         customer = history.customer_of(session, channel, who.shopper_id)
         shown, more = history.messages(session, guard.adapter(), customer, before)
-    return jsonify({"messages": [_whole(m) for m in shown], "more": more})
+    return jsonify({"messages": shown, "more": more})
 
 
 @bp.get("/<channel_key>/media/<digest>")
@@ -207,7 +207,7 @@ def _stored(channel: ChannelConfig, who: Shopper, message_id: int, created: bool
     view = history.view_of(guard.adapter(), inbound.message_row(message_id))
     if created:
         inbound.publish_own(channel, guard.adapter(), who, view)
-    return jsonify({"message": _whole(view)}), 201 if created else 200
+    return jsonify({"message": view}), 201 if created else 200
 
 
 # -- checks
@@ -267,13 +267,6 @@ def _context(value: Any) -> dict[str, str]:
             item = item[:MAX_ENTRY_PAGE]  # a long URL is still the page it names
         out[key] = _text(item, f"context.{key}", most)
     return out
-
-
-def _whole(view: dict[str, Any]) -> dict[str, Any]:
-    """A message as the widget gets it. An image's URL stays relative to the widget's base
-    (`media/<digest>?s=…`): the widget makes it whole against the address its script came from,
-    which behind a proxy is the public one, where this request's Host may not be."""
-    return view
 
 
 def _position(channel: ChannelConfig, who: Shopper) -> str:

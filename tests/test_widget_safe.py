@@ -148,3 +148,15 @@ def test_concurrent_copies_of_a_send_across_processes_are_stored_once(database_u
         assert s.scalar(select(func.count()).select_from(InboundReceipt)) == 3
         assert s.scalar(select(func.count()).select_from(Customer)) == 3
     db.dispose(app)
+
+
+def test_the_token_in_a_query_string_opens_the_event_stream_only(app, client, web):
+    token = visitor(client)["Authorization"][7:]
+    assert client.get(f"/widget/acme-web/state?token={token}").status_code == 401  # logs keep queries
+    assert client.get(f"/widget/acme-web/events?token={token}&max_seconds=0.2").status_code == 200
+
+
+def test_reading_the_state_is_limited_too(app, client, web):
+    shopper = visitor(client)
+    codes = [client.get("/widget/acme-web/state", headers=shopper).status_code for _ in range(61)]
+    assert codes == [200] * 60 + [429]

@@ -75,11 +75,14 @@ def refused(exc: RequestRejected) -> APIError:
     return APIError(exc.status, getattr(exc, "code", "refused"), exc.reason)
 
 
-def visitor(channel: ChannelConfig) -> Shopper:
+def visitor(channel: ChannelConfig, token_in_query: bool = False) -> Shopper:
     """The shopper the call's token was issued to (a Visitor: shopper_id, name, identified);
-    401 for none or a forged one."""
+    401 for none or a forged one. The token comes in the Authorization header; TOKEN_IN_QUERY:
+    also as ?token= (the event stream, for an EventSource, which cannot set headers) — nowhere
+    else, as a URL's query ends up in access logs."""
     header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header[:7].lower() == "bearer " else request.args.get("token")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else \
+        request.args.get("token") if token_in_query else None
     try:
         who = adapter().visitor_of(token)
     except RequestRejected as exc:

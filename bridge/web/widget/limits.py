@@ -25,6 +25,7 @@ class Rate:
 LIMITS = {
     "visitor": (None, Rate(30, 600)),  # new visitors
     "check": (None, Rate(600, 600)),  # a kept token checked, once a page load
+    "state": (Rate(60, 60), Rate(600, 60)),  # the widget reads it on opening and after a notice
     "message": (Rate(30, 60), Rate(300, 60)),
     "image": (Rate(10, 600), Rate(60, 600)),
     "typing": (Rate(40, 60), Rate(600, 60)),

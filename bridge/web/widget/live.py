@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 def events(channel_key: str) -> Response:
     if request.method == "HEAD":  # answered without a body, so never streamed: it takes no slot
         return Response(mimetype="text/event-stream", headers={"Cache-Control": "no-cache"})
-    channel, who = g.widget_channel, guard.visitor(g.widget_channel)
+    channel, who = g.widget_channel, guard.visitor(g.widget_channel, token_in_query=True)
     app = current_app._get_current_object()
     limit = request.args.get("max_seconds", type=float) if app.testing else None
     client = _client(app)

@@ -83,6 +83,7 @@ def visitor(channel_key: str) -> Response:
 @bp.get("/<channel_key>/state")
 def state(channel_key: str) -> Response:
     channel, who = g.widget_channel, _visitor()
+    limits.check(_redis(), "state", who.shopper_id, guard.address(), channel.id)
     # The feed's position first: a message sent between this and the read below is in both,
     # and the widget shows it once; read the other way round, it could be in neither.
     position = _position(channel, who)
@@ -97,6 +98,7 @@ def state(channel_key: str) -> Response:
 @bp.get("/<channel_key>/messages")
 def older(channel_key: str) -> Response:
     channel, who = g.widget_channel, _visitor()
+    limits.check(_redis(), "state", who.shopper_id, guard.address(), channel.id)
     before = request.args.get("before", type=int)
     if before is None or before < 1:
         raise APIError(400, "bad_request", "before must be a message id")

@@ -100,13 +100,15 @@ def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], 
     stored = (message.media or {}).get("sha256")
     if stored and not uploads.store.exists(stored):
         return _failed(session, message, now, "media_missing", "the image is no longer in the bridge's media store")
-    window = registry.get(conversation.channel.kind).capabilities.send_window
+    capabilities = registry.get(conversation.channel.kind).capabilities
+    window = capabilities.send_window
     keep = (RESERVE_BY_NOTICE.get((message.raw or {}).get("notice"), NOTICE_RESERVE)
             if message.sender == "system" else 0)
     refusal = _take_window_slot(session, customer, now, keep) if window else None
     if refusal:
         return _failed(session, message, now, *refusal)
-    speaker = _speaker(session, message, conversation)  # read now: no transaction is open during the send
+    # Read now, with the claim: no transaction is open during the send.
+    speaker = _speaker(session, message, conversation) if capabilities.shows_speaker else None
     session.commit()  # the claim and the slot are ours before the network call
 
     try:

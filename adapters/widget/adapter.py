@@ -27,7 +27,7 @@ from bridge.channels.contract import (
 MAX_IMAGE = 10 * 1024 * 1024  # a shopper's or an agent's image
 SEND_TYPES = ("text", "image", "link", "miniprogrampage")
 CAPABILITIES = Capabilities(passive_reply=False, media_upload=True, media_max_bytes=MAX_IMAGE,
-                            typing=True, send_types=SEND_TYPES)
+                            typing=True, send_types=SEND_TYPES, shows_speaker=True)
 
 
 class WidgetAdapter:

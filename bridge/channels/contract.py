@@ -171,6 +171,9 @@ class Capabilities:
     fetch_max_bytes: int = 0  # the largest file fetched; a larger one is refused, nothing kept
     typing: bool = False  # shows the shopper that an agent is typing (adapter.typing)
     send_types: tuple[str, ...] = ("text", "image")  # what an agent may send through it
+    # Draws its own chat (the widget): a send carries who said it (OutboundMessage.sender_name);
+    # WeChat shows the shop's name only, so delivery looks no agent up for it.
+    shows_speaker: bool = False
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,15 @@ def write(page, text: str) -> None:
     page.locator("textarea[name=text]").press("Enter")
 
 
+def served(browser, bridge, alice: Agent, url: str, text: str):
+    """A shopper on URL opens the chat and writes TEXT, which reaches ALICE: (context, page, the
+    conversation's id)."""
+    context, page = shopper_page(browser, url)
+    chat_open(page)
+    write(page, text)
+    return context, page, alice.conversation(bridge)
+
+
 def stored(app, text: str) -> int:
     with db.new_session(app) as s:
         return s.scalar(select(func.count()).select_from(Message).where(Message.text == text))
@@ -138,10 +147,7 @@ def test_a_shopper_chats_from_the_shops_own_page(browser, bridge):
 def test_a_reply_sent_while_the_shopper_is_offline_shows_once(browser, bridge):
     alice = Agent(bridge)
     with shop_site(bridge.base) as site:
-        context, page = shopper_page(browser, f"{site}/p/100")
-        chat_open(page)
-        write(page, "在吗")
-        cid = alice.conversation(bridge)
+        context, page, cid = served(browser, bridge, alice, f"{site}/p/100", "在吗")
         expect(page.get_by_text("您好，我是Alice")).to_be_visible()
         context.set_offline(True)
         write(page, "我这边网不好")  # kept, and sent once the network is back
@@ -185,10 +191,7 @@ def test_a_send_whose_answer_was_lost_is_stored_once(browser, bridge):
 def test_the_rating_card_is_answered_with_stars(browser, bridge):
     alice = Agent(bridge)
     with shop_site(bridge.base) as site:
-        context, page = shopper_page(browser, f"{site}/p/100")
-        chat_open(page)
-        write(page, "谢谢")
-        cid = alice.conversation(bridge)
+        context, page, cid = served(browser, bridge, alice, f"{site}/p/100", "谢谢")
         alice.post(f"/conversations/{cid}/end")
         expect(page.locator("[data-rating='5']")).to_be_visible()
         page.locator("[data-rating='4']").click()
@@ -262,10 +265,7 @@ def test_the_phone_layout_fills_the_screen(browser, bridge):
 def test_two_tabs_of_one_shopper_stay_in_step_and_the_agents_typing_shows(browser, bridge):
     alice = Agent(bridge)
     with shop_site(bridge.base) as site:
-        context, first = shopper_page(browser, f"{site}/p/100")
-        chat_open(first)
-        write(first, "第一个标签页")
-        cid = alice.conversation(bridge)
+        context, first, cid = served(browser, bridge, alice, f"{site}/p/100", "第一个标签页")
         second = context.new_page()  # the same browser: the same first-party visitor
         second.goto(f"{site}/p/200")
         chat_open(second)

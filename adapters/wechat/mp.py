@@ -12,6 +12,7 @@ from adapters.wechat import jsonbody, replay, xml
 from adapters.wechat.app import SEND_PATH, WeChatApp
 from adapters.wechat.normalize import normalize
 from bridge.channels.contract import (
+    SHOP_CARDS,
     HookRequest,
     HookResponse,
     InboundMessage,
@@ -24,7 +25,9 @@ from bridge.channels.contract import (
 )
 
 MAX_BODY = 64 * 1024
-SEND_TYPES = ("text", "image", "link", "miniprogrampage")
+SEND_TYPES = ("text", "image", "link", "miniprogrampage", *SHOP_CARDS)
+# A shop card: a page of the Mini Program (its picture the thumbnail), else a link, else a text.
+CARD_FORMS = ("miniprogrampage", "link", "text")
 
 # What a shopper's action lets the Mini Program push (FACTS.md §3): 5 messages in 48 hours after
 # a message; 2 in a minute after entering the session (the 客服 button), which a message resets.

@@ -9,6 +9,7 @@ from adapters.wechat import replay, xml
 from adapters.wechat.app import MAX_FETCH, MAX_IMAGE, MODES, WeChatApp  # noqa: F401  (the OA's limits and modes)
 from adapters.wechat.normalize import normalize
 from bridge.channels.contract import (
+    SHOP_CARDS,
     HookRequest,
     HookResponse,
     InboundMessage,
@@ -20,6 +21,8 @@ from bridge.channels.contract import (
 )
 
 MAX_BODY = 64 * 1024  # pushes are small: room for long texts and AES envelopes
+SEND_TYPES = ("text", "image", *SHOP_CARDS)
+CARD_FORMS = ("news", "text")  # a shop card: one article opening its page, else a text
 
 # What a shopper's action lets the account push through the customer-service API (FACTS.md §2).
 _FOLLOW_SCAN_CLICK = SendWindow(seconds=60, quota=3, resets=False)

@@ -11,6 +11,7 @@ from adapters.widget import feed, identity
 from adapters.widget.identity import Visitor
 from adapters.widget.views import message_view
 from bridge.channels.contract import (
+    SHOP_CARDS,
     Capabilities,
     ChannelConfig,
     ChannelRuntime,
@@ -25,9 +26,10 @@ from bridge.channels.contract import (
 )
 
 MAX_IMAGE = 10 * 1024 * 1024  # a shopper's or an agent's image
-SEND_TYPES = ("text", "image", "link", "miniprogrampage")
+SEND_TYPES = ("text", "image", "link", "miniprogrampage", *SHOP_CARDS)
 CAPABILITIES = Capabilities(passive_reply=False, media_upload=True, media_max_bytes=MAX_IMAGE,
-                            typing=True, send_types=SEND_TYPES, shows_speaker=True)
+                            typing=True, send_types=SEND_TYPES, shows_speaker=True,
+                            card_forms=("card",))  # a shop card drawn by the widget itself
 
 
 class WidgetAdapter:

@@ -94,9 +94,10 @@ class InboundMessage:
 class Reply:
     """What the bridge answers a shopper with at once (a keyword rule, the robot)."""
 
-    type: str  # text | image
+    type: str  # text | image | product | coupon | order (a shop card: CARD is its snapshot)
     text: str | None = None
     media_id: str | None = None
+    card: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,10 +115,14 @@ class OutboundMessage:
     """One message to push to a shopper through a channel's send API."""
 
     to: str
-    type: str  # text | image, and the cards of Capabilities.send_types: link | miniprogrampage
+    # text | image, and the cards of Capabilities.send_types: an agent's link | miniprogrampage;
+    # a shop card product | coupon | order
+    type: str
     text: str | None = None
-    media_id: str | None = None  # an image's; a miniprogrampage card's thumbnail
-    # A card's fields: link {title, description, url, thumb_url}; miniprogrampage {title, page_path}
+    media_id: str | None = None  # an image's; a miniprogrampage card's (or a shop card's) thumbnail
+    # A card's fields: link {title, description, url, thumb_url}; miniprogrampage {title, page_path};
+    # a shop card's snapshot {kind, form, id, title, description, price, image, url, page_path,
+    # text}, its `form` the way this channel shows it (card_form), chosen when it was stored
     card: Mapping[str, Any] | None = None
     # What a channel that draws its own chat (the widget) shows beside the message; WeChat's
     # ignore them. SENDER: agent | bot | system; NOTICE: the shop's notice kind (welcome,
@@ -174,6 +179,32 @@ class Capabilities:
     # Draws its own chat (the widget): a send carries who said it (OutboundMessage.sender_name);
     # WeChat shows the shop's name only, so delivery looks no agent up for it.
     shows_speaker: bool = False
+    # The forms a shop card (product, coupon, order) can take on it, best first (card_form).
+    card_forms: tuple[str, ...] = ("text",)
+
+
+SHOP_CARDS = ("product", "coupon", "order")  # the message types of a shop card; its media is the snapshot
+
+# What a shop card must hold for each form: a news or link card opens its URL, a Mini Program
+# page card needs its page and a picture for the thumbnail; the widget's own card and a text
+# (its title, description and URL on lines of their own) show whatever there is.
+CARD_FORM_NEEDS: Mapping[str, tuple[str, ...]] = {
+    "news": ("url",),
+    "miniprogrampage": ("page_path", "image"),
+    "link": ("url", "image"),
+    "card": (),
+    "text": (),
+}
+
+
+def card_form(forms: tuple[str, ...], card: Mapping[str, Any]) -> str:
+    """The first of a channel's FORMS (Capabilities.card_forms) that CARD has what it needs for;
+    text when none has: every channel can send a text, so a card always reaches the shopper."""
+    for form in forms:
+        needs = CARD_FORM_NEEDS.get(form)
+        if needs is not None and all(card.get(name) for name in needs):
+            return form
+    return "text"
 
 
 @dataclass(frozen=True)

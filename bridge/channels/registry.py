@@ -91,7 +91,8 @@ register(ChannelKind(
     kind="wechat_oa", title="Official Account", segment="wechat-oa", fields=_WECHAT_APP,
     capabilities=Capabilities(passive_reply=True, media_upload=True, send_window=oa.SEND_WINDOW,
                               max_body=oa.MAX_BODY, media_max_bytes=oa.MAX_IMAGE,
-                              media_fetch=True, fetch_max_bytes=oa.MAX_FETCH, typing=True),
+                              media_fetch=True, fetch_max_bytes=oa.MAX_FETCH, typing=True,
+                              send_types=oa.SEND_TYPES, card_forms=oa.CARD_FORMS),
     adapter=oa.WeChatOAAdapter, simulator=OASimulator, app_settings=_WECHAT_API, check=_wechat_mode,
 ))
 register(ChannelKind(
@@ -102,7 +103,7 @@ register(ChannelKind(
     capabilities=Capabilities(passive_reply=False, media_upload=True, send_window=mp.SEND_WINDOW,
                               max_body=mp.MAX_BODY, media_max_bytes=app.MAX_IMAGE,
                               media_fetch=True, fetch_max_bytes=app.MAX_FETCH, typing=True,
-                              send_types=mp.SEND_TYPES),
+                              send_types=mp.SEND_TYPES, card_forms=mp.CARD_FORMS),
     adapter=mp.WeChatMPAdapter, simulator=MPSimulator, app_settings=_WECHAT_API, check=_wechat_mode,
 ))
 # An origin as a browser sends it: scheme, host and the port where it is not the scheme's own.

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import secrets
 
-from wechatpy.replies import ImageReply, TextReply
+from wechatpy.replies import ArticlesReply, ImageReply, TextReply
 
-from adapters.wechat import replay, xml
-from adapters.wechat.app import MAX_FETCH, MAX_IMAGE, MODES, WeChatApp  # noqa: F401  (the OA's limits and modes)
+from adapters.wechat import cards, replay, xml
+from adapters.wechat.app import MAX_FETCH, MAX_IMAGE, MODES, SEND_PATH, WeChatApp  # noqa: F401  (limits, modes)
 from adapters.wechat.normalize import normalize
 from bridge.channels.contract import (
     SHOP_CARDS,
@@ -14,6 +14,7 @@ from bridge.channels.contract import (
     HookResponse,
     InboundMessage,
     MalformedRequest,
+    OutboundMessage,
     PayloadTooLarge,
     Reply,
     SendWindow,
@@ -68,10 +69,38 @@ class WeChatOAAdapter(WeChatApp):
             return HookResponse("success")
         now = int(self.runtime.clock())
         common = {"source": inbound.account_id or "", "target": inbound.user_id, "time": now}
-        if reply.type == "image":
-            body = ImageReply(media_id=reply.media_id, **common).render()
-        else:
-            body = TextReply(content=reply.text or "", **common).render()
+        body = _passive(reply, common).render()
         if req.args.get("encrypt_type") == "aes" and self._envelope is not None:
             body = self._envelope.seal(body, secrets.token_hex(8), str(now))
         return HookResponse(body, content_type="application/xml; charset=utf-8")
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def send(self, out: OutboundMessage) -> None:
+        """Text and images as every WeChat app sends them; a shop card as one news article
+        opening its page (its picture the article's), else as its text."""
+        if out.type not in SHOP_CARDS:
+            return super().send(out)
+        card = out.card or {}
+        if cards.form_of(card, CARD_FORMS) == "news":
+            self.api.post_json(SEND_PATH, cards.news_body(out.to, card))
+        else:
+            self.api.post_json(SEND_PATH, cards.text_body(out.to, cards.text_of(card)))
+
+
+def _passive(reply: Reply, common: dict):
+    """REPLY as wechatpy's reply object; every text in it safe inside the CDATA wechatpy wraps it in."""
+    if reply.type == "image":
+        return ImageReply(media_id=reply.media_id, **common)
+    if reply.type in SHOP_CARDS and reply.card is not None:
+        if cards.form_of(reply.card, CARD_FORMS) == "news":
+            article = {name: _in_cdata(value) for name, value in cards.passive_article(reply.card).items()}
+            return ArticlesReply(articles=[article], **common)
+        return TextReply(content=_in_cdata(cards.text_of(reply.card)), **common)
+    return TextReply(content=_in_cdata(reply.text or ""), **common)
+
+
+def _in_cdata(value: str) -> str:
+    """VALUE for a CDATA section: wechatpy writes it in as it is, so a "]]>" in a shop's text
+    would end the section early and break the reply; split across two sections, it reads back whole."""
+    return value.replace("]]>", "]]]]><![CDATA[>")

@@ -1,4 +1,4 @@
-"""Flask CLI: db, shops, worker, simulate, embedded (DESIGN.md, CLI)."""
+"""Flask CLI: db, shops, shopdata, worker, simulate, embedded (DESIGN.md, CLI)."""
 from __future__ import annotations
 
 import json
@@ -15,6 +15,7 @@ from flask.cli import AppGroup
 from bridge.channels import registry
 from bridge.checks import ConfigError
 from bridge.infra import db
+from bridge.shopdata.cli import shopdata_cli
 from bridge.shops.file import validate
 from bridge.shops.load import apply
 
@@ -196,5 +197,5 @@ def init_app(app: Flask) -> None:
     for kind in registry.KINDS.values():
         if kind.simulator is not None and kind.segment and kind.segment not in simulate_cli.commands:
             _simulate_command(kind)
-    for command in (db_cli, shops_cli, simulate_cli, worker_command, embedded_command):
+    for command in (db_cli, shops_cli, shopdata_cli, simulate_cli, worker_command, embedded_command):
         app.cli.add_command(command)

@@ -94,3 +94,8 @@ def widget_streams_of_address(address: str) -> str:
     """The open widget streams of one client address: apart from the agents' (streams_of_address),
     so shoppers behind one address never take the agents' streams."""
     return f"streams:widget-address:{address}"
+
+
+def hot_products(shop_id: int) -> str:
+    """The shop's hot products, as counted last (bridge/shopdata/hotcache.py)."""
+    return f"{shop_prefix(shop_id)}:shopdata:hot"

@@ -297,3 +297,4 @@ class InboundReceipt(Base):
     reply_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # events: what they carried
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+

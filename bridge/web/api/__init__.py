@@ -5,6 +5,7 @@ from flask import Blueprint
 from bridge.web.api import (
     agents,
     auth,
+    catalogue,
     conversations,
     customers,
     errors,
@@ -15,13 +16,15 @@ from bridge.web.api import (
     phrases,
     replies,
     shop,
+    shop_data,
     stats,
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Before the nested blueprints add their routes, which name it.
 bp.record_once(lambda state: state.app.url_map.converters.update(id=ids.RowId))
-for view in (auth, agents, conversations, customers, replies, live, metrics, outbox, phrases, shop, stats):
+for view in (auth, agents, catalogue, conversations, customers, replies, live, metrics, outbox, phrases, shop,
+             shop_data, stats):
     bp.register_blueprint(view.bp)
 errors.register(bp)
 URL_SPACE = "/api"  # every URL here is the API's: one that names no call is answered in JSON too

@@ -22,8 +22,9 @@ from bridge.inputs import cleaned
 from bridge.media import images, store
 from bridge.models import Agent, Conversation, Message
 from bridge.shapes import message_json
+from bridge.shopdata import cards as shop_cards
 from bridge.visibility import audience
-from bridge.web.api import cards, conversations
+from bridge.web.api import cards, catalogue, conversations
 from bridge.web.api.auth import current_agent, login_required
 from bridge.web.api.conversations import visible
 from bridge.web.api.errors import APIError, invalid, not_found
@@ -60,7 +61,11 @@ def post_message(conversation_id: int):
         raise APIError(409, "conflict", f"the conversation ended over {history} hours ago (setting "
                        "history_reply_hours); the shopper's next message opens a new one")
     type_ = sent.get("type", "image" if multipart else "text")
-    if type_ in cards.CARDS:
+    if type_ in shop_cards.KINDS and not multipart:
+        if type_ not in registry.get(c.channel.kind).capabilities.send_types:
+            raise invalid(f"a {c.channel.kind} channel does not send {type_} cards")
+        text, media = catalogue.card_of(c, type_, body)
+    elif type_ in cards.CARDS:
         if type_ not in registry.get(c.channel.kind).capabilities.send_types:
             raise invalid(f"a {c.channel.kind} channel does not send {type_} cards")
         if (type_ == "miniprogrampage") != multipart:
@@ -134,11 +139,15 @@ def _sent_before(c: Conversation, agent: Agent, client_id: str, sent: Mapping[st
     if m is None:
         return None
     type_ = sent.get("type", "image" if multipart else "text")
-    if type_ in cards.CARDS:  # stored under its title, trimmed
+    if type_ in shop_cards.KINDS:  # the same product, coupon or order
+        said = sent.get(catalogue.ID_FIELD[type_])
+        same = m.type == type_ and (m.media or {}).get("id") == said
+    elif type_ in cards.CARDS:  # stored under its title, trimmed
         said = sent.get("title").strip() if isinstance(sent.get("title"), str) else None
     else:
         said = sent.get("text")
-    same = m.type == type_ and (type_ == "image" or m.text == said)
+    if type_ not in shop_cards.KINDS:
+        same = m.type == type_ and (type_ == "image" or m.text == said)
     if m.agent_id != agent.id or not same:
         raise APIError(409, "conflict", "this client_id was used for another message in this conversation; "
                        "make a new one for each message")

@@ -18,15 +18,15 @@ from bridge.web.api.errors import APIError
 MAX_JSON_BODY = 64 * 1024  # a few fields; a reply's text is at most 2,000 characters
 
 
-def json_body() -> dict[str, Any]:
+def json_body(max_bytes: int = MAX_JSON_BODY) -> dict[str, Any]:
     """The request's JSON object, every text in it storable, or 400 (413) naming what is wrong."""
     if not request.is_json:
         raise APIError(400, "bad_request", "the body must be JSON (Content-Type: application/json)")
-    request.max_content_length = MAX_JSON_BODY
+    request.max_content_length = max_bytes
     try:
         body = json.loads(request.get_data(cache=True) or b"null", parse_constant=_not_json)
     except RequestEntityTooLarge:
-        raise APIError(413, "too_large", f"the body is over {MAX_JSON_BODY // 1024} KB") from None
+        raise APIError(413, "too_large", f"the body is over {max_bytes // 1024} KB") from None
     except RecursionError:
         raise APIError(400, "bad_request", "the body is nested too deeply") from None
     except ValueError:  # not JSON, not UTF-8, or a number of over 4,300 digits

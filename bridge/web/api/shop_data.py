@@ -1,0 +1,132 @@
+"""The shop-data API, /api/v1/shop-data, for the shop's own systems (DESIGN.md, Shop data API):
+upsert products, orders and coupons in batches of up to 1,000, all or nothing; delete one;
+report what a shopper looked at. Called with the shop's API key (bridge/shopdata/keys.py),
+never an agent's token; a key reaches its own shop's rows only.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy import select
+
+from bridge.checks import REQUIRED, ConfigError, mapping_of, obj, optional, string
+from bridge.infra import db
+from bridge.models import Channel, Customer
+from bridge.shopdata import hotcache, keep, keys, rows
+from bridge.web.api.errors import APIError
+from bridge.web.api.shapes import json_body
+
+bp = Blueprint("shop_data", __name__, url_prefix="/shop-data")
+
+MAX_BODY = 8 * 1024 * 1024  # 1,000 orders of a few lines each are well under 2 MB
+
+
+def shop_key_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            raise APIError(401, "unauthorized", "the shop's API key is required: Authorization: Bearer <key> "
+                           "(made with `flask --app wsgi shopdata keys create SHOP_KEY`)")
+        shop_id = keys.shop_of(db.session(), header[7:].strip())
+        if shop_id is None:
+            raise APIError(401, "unauthorized", "the API key is unknown or revoked")
+        g.shop_id = shop_id
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _channels(shop_id: int) -> dict[str, int]:
+    return dict(db.session().execute(select(Channel.key, Channel.id).where(Channel.shop_id == shop_id)).all())
+
+
+def batch_error(exc: rows.BatchError) -> APIError:
+    return APIError(422, "invalid", f"{exc.errors[0][0]}: {exc.errors[0][1]}",
+                    extra={"row": exc.row, "field": exc.field,
+                           "errors": [{"path": p, "message": m} for p, m in exc.errors[:50]]})
+
+
+@bp.put("/<any(products, orders, coupons):kind>")
+@shop_key_required
+def put_rows(kind: str):
+    """Upsert a batch; 200 {"upserted": n}. One bad row refuses the batch: 422 naming its row and field."""
+    body = json_body(MAX_BODY)
+    channels = _channels(g.shop_id)
+    try:
+        checked = rows.batch(kind, body, channels)
+    except rows.BatchError as exc:
+        raise batch_error(exc) from None
+    session = db.session()
+    count = keep.upsert(session, g.shop_id, kind, checked, channels, _now())
+    session.commit()
+    if kind == "orders":
+        hotcache.forget(current_app.extensions["redis"], g.shop_id)
+    return jsonify({"upserted": count})
+
+
+@bp.delete("/<any(products, orders, coupons):kind>/<string(maxlength=64):id_>")
+@shop_key_required
+def delete_row(kind: str, id_: str):
+    session = db.session()
+    if not keep.remove(session, g.shop_id, kind, id_):
+        session.rollback()
+        raise APIError(404, "not_found", f"this shop has no {kind[:-1]} {id_!r}")
+    session.commit()
+    if kind == "orders":
+        hotcache.forget(current_app.extensions["redis"], g.shop_id)
+    return "", 204
+
+
+VIEW = obj({"product_id": (rows.shop_id_check, REQUIRED),
+            "buyer": (obj({"user_id": (optional(string(128)), None),
+                           "openids": (mapping_of(string(64), string(128), max_items=20), dict)}), REQUIRED),
+            "viewed_at": (optional(rows.moment), None)})
+
+
+@bp.post("/views")
+@shop_key_required
+def post_views():
+    """Shoppers looked at products (a Mini Program page, the shop's own site): {"items": [{"product_id",
+    "buyer": {"openids": {channel_key: openid}} or {"user_id"}, "viewed_at"?}]}. A buyer the bridge has
+    not met yet (never wrote) is skipped: 200 {"recorded": n, "skipped": m}."""
+    body = json_body(MAX_BODY)
+    items = body.get("items")
+    if set(body) - {"items"} or not isinstance(items, list) or not 1 <= len(items) <= rows.MAX_BATCH:
+        raise APIError(422, "invalid", f'the body is {{"items": [...]}} with 1 to {rows.MAX_BATCH} views')
+    try:
+        views = [VIEW(item, f"items[{i}]") for i, item in enumerate(items)]
+    except ConfigError as exc:
+        raise batch_error(rows.BatchError(*exc.errors[0], more=tuple(exc.errors[1:]))) from None
+    session, now, recorded = db.session(), _now(), 0
+    for view in views:
+        customer_ids = _customers_of(g.shop_id, view["buyer"])
+        for customer_id in customer_ids:
+            keep.record_view(session, g.shop_id, customer_id, view["product_id"], min(view["viewed_at"] or now, now))
+        recorded += bool(customer_ids)
+    session.commit()
+    return jsonify({"recorded": recorded, "skipped": len(views) - recorded})
+
+
+def _customers_of(shop_id: int, buyer: dict[str, Any]) -> list[int]:
+    session = db.session()
+    channels = {key: (id_, kind) for key, id_, kind in session.execute(
+        select(Channel.key, Channel.id, Channel.kind).where(Channel.shop_id == shop_id))}
+    found = []
+    for key, openid in buyer["openids"].items():
+        if key in channels:
+            found += session.scalars(select(Customer.id).where(Customer.channel_id == channels[key][0],
+                                                               Customer.external_id == openid))
+    if buyer.get("user_id"):
+        widgets = [id_ for id_, kind in channels.values() if kind == "widget"]
+        if widgets:
+            found += session.scalars(select(Customer.id).where(Customer.channel_id.in_(widgets),
+                                                               Customer.external_id == "u_" + buyer["user_id"]))
+    return found

@@ -8,7 +8,10 @@ robot's keyword answers, notices, agents' replies — goes through the customer-
 """
 from __future__ import annotations
 
-from adapters.wechat import jsonbody, replay, xml
+from collections.abc import Mapping
+from typing import Any
+
+from adapters.wechat import cards, jsonbody, replay, xml
 from adapters.wechat.app import SEND_PATH, WeChatApp
 from adapters.wechat.normalize import normalize
 from bridge.channels.contract import (
@@ -20,6 +23,7 @@ from bridge.channels.contract import (
     OutboundMessage,
     PayloadTooLarge,
     Reply,
+    SendRefused,
     SendWindow,
     SendWindowRule,
 )
@@ -67,9 +71,12 @@ class WeChatMPAdapter(WeChatApp):
     def send(self, out: OutboundMessage) -> None:
         """Text and images as the OA sends them; and the Mini Program's cards: a link (title,
         description, url, thumb_url) and one of its own pages (title, pagepath, the thumbnail
-        uploaded as an image: WeChat asks for about 520×416)."""
+        uploaded as an image: WeChat asks for about 520×416). A shop card goes in the form it
+        was stored in (the delivery falls back from a page whose picture it could not fetch)."""
         card = out.card or {}
-        if out.type == "link":
+        if out.type in SHOP_CARDS:
+            self.api.post_json(SEND_PATH, _shop_card_body(out, card))
+        elif out.type == "link":
             link = {k: card.get(k) or "" for k in ("title", "description", "url", "thumb_url")}
             self.api.post_json(SEND_PATH, {"touser": out.to, "msgtype": "link", "link": link})
         elif out.type == "miniprogrampage":
@@ -82,6 +89,19 @@ class WeChatMPAdapter(WeChatApp):
     def respond(self, req: HookRequest, inbound: InboundMessage | None, reply: Reply | None) -> HookResponse:
         """`success`: the push is stored; what the shopper gets goes through the API."""
         return HookResponse("success")
+
+
+def _shop_card_body(out: OutboundMessage, card: Mapping[str, Any]) -> dict[str, Any]:
+    """A shop card's body in its stored form: a page (its thumbnail uploaded by the delivery), a
+    link (WeChat fetches its picture), else the card's text."""
+    form = cards.form_of(card, CARD_FORMS)
+    if form == "miniprogrampage":
+        if not out.media_id:  # the delivery uploads the thumbnail, or sends the card in another form
+            raise SendRefused("no_thumbnail", "a Mini Program page card was handed over without its thumbnail")
+        return cards.page_body(out.to, card, out.media_id)
+    if form == "link":
+        return cards.link_body(out.to, card)
+    return cards.text_body(out.to, cards.text_of(card))
 
 
 def _read(body: bytes) -> dict[str, str]:

@@ -11,7 +11,9 @@ again could deliver it twice. Nothing retries an unknown row by itself; the agen
 What the channel does to a send is an outcome, not an error: a retry is one log line (the
 message, the attempt, the reason), a final failure one warning with the platform's code.
 An image is uploaded here, in the delivery, so a channel that is away retries the upload as
-it retries a send (media/uploads.py).
+it retries a send (media/uploads.py); so is a shop card's picture, fetched from the shop for a
+Mini Program page card's thumbnail (media/thumbnails.py) — when it cannot be had, the card goes
+in the channel's next form and the message records the form the shopper got.
 """
 from __future__ import annotations
 
@@ -26,16 +28,20 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from bridge.channels import registry
 from bridge.channels.contract import (
+    SHOP_CARDS,
     Adapter,
+    Capabilities,
     CapReached,
     OutboundMessage,
     RetryLater,
     SendFailed,
     SendWindowRule,
     WindowClosed,
+    card_form,
 )
 from bridge.infra.tasks import RETRY_INTERVALS
 from bridge.media.store import MediaMissing
+from bridge.media.thumbnails import CardThumbnails, ThumbnailUnavailable
 from bridge.media.uploads import MediaUploads
 from bridge.models import Agent, Channel, Conversation, Customer, Message
 from bridge.shapes import iso, utc
@@ -49,7 +55,8 @@ MAX_ATTEMPTS = len(RETRY_INTERVALS) + 1  # the first attempt, then RQ's retries
 NOTICE_RESERVE = 2
 RESERVE_BY_NOTICE = {"rating": 1}
 CLAIM_SECONDS = 90
-CARDS = ("link", "miniprogrampage")  # messages whose media holds the card's fields (web/api/cards.py)
+# Messages whose media holds the card's fields: an agent's (web/api/cards.py), a shop card's snapshot.
+CARDS = ("link", "miniprogrampage", *SHOP_CARDS)
 
 
 @dataclass(frozen=True)
@@ -74,9 +81,9 @@ def create_outbound(session: Session, conversation: Conversation, sender: str, t
 
 
 def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], Adapter],
-            now: datetime, uploads: MediaUploads) -> Outcome:
+            now: datetime, uploads: MediaUploads, thumbnails: CardThumbnails | None = None) -> Outcome:
     """Send one outbox row through its channel's adapter, within the channel's send window;
-    a stored image is uploaded first (or its media id reused).
+    a stored image, or a page card's picture, is uploaded first (or its media id reused).
 
     The adapter answers in the contract's terms (sent, or RetryLater, WindowClosed,
     CapReached, SendRefused): no platform's codes are read here.
@@ -111,9 +118,14 @@ def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], 
     speaker = _speaker(session, message, conversation) if capabilities.shows_speaker else None
     session.commit()  # the claim and the slot are ours before the network call
 
+    uploaded = stored  # the stored file whose media id the send names, if any
     try:
-        media_id = (uploads.media_id(adapter, conversation.channel, message.media) if stored
-                    else (message.media or {}).get("media_id"))
+        if _page_card(message):
+            media_id, uploaded = _card_thumbnail(message, adapter, conversation.channel, capabilities,
+                                                 thumbnails or CardThumbnails(uploads))
+        else:
+            media_id = (uploads.media_id(adapter, conversation.channel, message.media) if stored
+                        else (message.media or {}).get("media_id"))
         adapter.send(OutboundMessage(to=customer.external_id, type=message.type, text=message.text,
                                      media_id=media_id, card=message.media if message.type in CARDS else None,
                                      message_id=message.id, sender=message.sender,
@@ -123,8 +135,8 @@ def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], 
         refused = exc if isinstance(exc, SendFailed) else SendFailed("media_missing", str(exc))
         if window:
             _settle_slot(session, customer.id, refused, window, now)
-        if stored and refused.outcome == "final":  # e.g. a media id the channel no longer knows
-            uploads.forget(conversation.channel, stored)
+        if uploaded and refused.outcome == "final":  # e.g. a media id the channel no longer knows
+            uploads.forget(conversation.channel, uploaded)
         if isinstance(refused, RetryLater) and message.attempts < MAX_ATTEMPTS:
             _finish(message, "pending", now, refused.code, refused.message)
             session.commit()
@@ -138,6 +150,27 @@ def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], 
     session.commit()
     log.info("message %s: sent (attempt %s)", message.id, message.attempts)
     return Outcome("sent")
+
+
+def _page_card(message: Message) -> bool:
+    return message.type in SHOP_CARDS and (message.media or {}).get("form") == "miniprogrampage"
+
+
+def _card_thumbnail(message: Message, adapter: Adapter, channel: Channel, capabilities: Capabilities,
+                    thumbnails: CardThumbnails) -> tuple[str | None, str | None]:
+    """(the thumbnail's media id, its stored file's digest) for a shop card shown as a Mini
+    Program page. Without its picture the card takes the channel's next form (a link, whose
+    picture WeChat fetches itself, else its text), written on the message (committed with the
+    outcome) so the agent sees what the shopper got; the channel away for the upload is a retry,
+    as for an image."""
+    try:
+        return thumbnails.media_id(adapter, channel, message.media.get("image") or "")
+    except ThumbnailUnavailable as exc:
+        others = tuple(form for form in capabilities.card_forms if form != "miniprogrampage")
+        form = card_form(others, message.media)
+        log.info("message %s: card picture unavailable (%s), sent as %s", message.id, exc.code, form)
+        message.media = {**message.media, "form": form}
+        return None, None
 
 
 def _speaker(session: Session, message: Message, conversation: Conversation) -> str | None:

@@ -17,7 +17,7 @@ from sqlalchemy import func, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from bridge.accounts import presence
-from bridge.conversations import notices
+from bridge.conversations import notices, waiting
 from bridge.conversations.places import drain_order as _drain_order
 from bridge.delivery import NOTICE_RESERVE
 from bridge.effects import Effects
@@ -37,10 +37,8 @@ from bridge.models import (
 from bridge.routing import (
     AgentState,
     Decision,
-    Request,
     RouteRule,
     ShopRules,
-    Waiting,
     decide,
     drain,
 )
@@ -88,32 +86,6 @@ def agent_states(session: Session, shop_id: int, now: datetime) -> dict[int, Age
                          away=a.id not in present)
         for a in session.scalars(select(Agent).where(Agent.shop_id == shop_id, Agent.active.is_(True)))
     }
-
-
-def _recent_agents(session: Session, shop: Shop, customer_ids: list[int], now: datetime) -> dict[int, int]:
-    """Each shopper's agent of the last `recent_contact_hours`, the latest one."""
-    hours = shop.settings.get("recent_contact_hours", 72)
-    if not hours or not customer_ids:
-        return {}
-    rows = session.execute(
-        select(Conversation.customer_id, Conversation.agent_id, Conversation.assigned_at)
-        .where(Conversation.shop_id == shop.id, Conversation.customer_id.in_(customer_ids),
-               Conversation.agent_id.is_not(None),
-               Conversation.assigned_at >= now - timedelta(hours=hours))
-        .order_by(Conversation.assigned_at)).all()
-    return {customer_id: agent_id for customer_id, agent_id, _ in rows}  # later rows win
-
-
-def build_request(conversation: Conversation, customer: Customer, usernames: dict[str, int],
-                  recent: dict[int, int]) -> Request:
-    context = {k: v for k, v in (("scene", customer.entry_scene), ("menu", customer.entry_menu)) if v}
-    chosen = None
-    for value in (customer.entry_scene, customer.entry_menu):
-        if value and value.startswith("agent_"):
-            chosen = usernames.get(value[len("agent_"):])
-    return Request(conversation_id=conversation.id, context=context, chosen_agent_id=chosen,
-                   recent_agent_id=recent.get(customer.id),
-                   exclusive_agent_id=customer.exclusive_agent_id, group_id=conversation.group_id)
 
 
 def assign(session: Session, effects: Effects, shop: Shop, conversation: Conversation, agent: Agent,
@@ -169,11 +141,6 @@ def _queue_rows(session: Session, shop: Shop, order: str, skip: int, limit: int,
     return session.execute(query).all()
 
 
-def _requests(session: Session, shop: Shop, rows, usernames: dict[str, int], now: datetime) -> list[Waiting]:
-    recent = _recent_agents(session, shop, [cu.id for _, cu in rows], now)
-    return [Waiting(build_request(c, cu, usernames, recent), c.queued_at.timestamp()) for c, cu in rows]
-
-
 def dispatch_locked(session: Session, effects: Effects, shop: Shop, now: datetime,
                     rng: random.Random | None = None) -> list[tuple[int, Decision]]:
     """Drain the shop's queue in order, then tell newly arrived shoppers where they stand.
@@ -193,7 +160,7 @@ def dispatch_locked(session: Session, effects: Effects, shop: Shop, now: datetim
         if not rows:
             break
         conversations = {c.id: c for c, _ in rows}
-        page = drain(_requests(session, shop, rows, usernames, now), agents.values(), rules, now, rng)
+        page = drain(waiting.requests(session, shop, rules, rows, usernames, now), agents.values(), rules, now, rng)
         agent_rows = {a.id: a for a in session.scalars(select(Agent).where(Agent.id.in_(
             {d.agent_id for _, d in page})))} if page else {}
         # A waiting conversation has no open stint: only how many it has had is needed.
@@ -219,7 +186,7 @@ def dispatch_locked(session: Session, effects: Effects, shop: Shop, now: datetim
 def _tell_newcomers(session, effects, shop, rules, agents, usernames, now) -> None:
     """Shoppers routed for the first time and not assigned: queue position or leave-a-message."""
     rows = _queue_rows(session, shop, rules.queue_order, 0, 1000, unrouted=True)
-    for item, (conversation, _) in zip(_requests(session, shop, rows, usernames, now), rows):
+    for item, (conversation, _) in zip(waiting.requests(session, shop, rules, rows, usernames, now), rows):
         decision = decide(item.request, agents.values(), rules, now)
         conversation.routed_at = now
         if decision.action == "wait":

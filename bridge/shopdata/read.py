@@ -14,11 +14,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
-from bridge.models import Channel, Customer
+from bridge.models import Customer
 from bridge.shopdata import terms
 from bridge.shopdata.models import Coupon, Order, OrderBuyer, OrderLine, Product, ProductTerm, ProductView
 
 HOT_DAYS = 30
+DERIVED = ("category", "order_state")  # the entry context keys shop data adds
 WIDGET_USER = "u_"  # adapters/widget/identity.py: an identified shopper's external id
 
 
@@ -116,10 +117,10 @@ def viewed(session: Session, shop_id: int, customer_id: int, limit: int = 10) ->
     return [(p, at) for p, at in rows]
 
 
-def derived_context(session: Session, shop_id: int, shoppers: Sequence[tuple[Customer, Channel]],
+def derived_context(session: Session, shop_id: int, shoppers: Sequence[tuple[Customer, str]],
                     keys: set[str]) -> dict[int, dict[str, str]]:
     """What shop data adds to each shopper's entry context (DESIGN.md, Entry context), by
-    customer id: `category` of the product they came from; `order_state` of the order they
+    customer id (SHOPPERS: each with their channel's kind): `category` of the product they came from; `order_state` of the order they
     came from, else of their latest order. Only the KEYS the shop's routes test are read, a
     few queries for the whole list. A product or order the shop never sent adds nothing."""
     out: dict[int, dict[str, str]] = {c.id: {} for c, _ in shoppers}
@@ -130,7 +131,7 @@ def derived_context(session: Session, shop_id: int, shoppers: Sequence[tuple[Cus
                 out[c.id]["category"] = products[c.entry_product].category
     if "order_state" in keys:
         named = _states(session, shop_id, [c.entry_order for c, _ in shoppers if c.entry_order])
-        rest = [(c, buyer_of(c, channel.kind)) for c, channel in shoppers if c.entry_order not in named]
+        rest = [(c, buyer_of(c, kind)) for c, kind in shoppers if c.entry_order not in named]
         numbers = _numbers(session, shop_id, [b for _, b in rest])
         latest = _states(session, shop_id, [n for ns in numbers.values() for n in ns])
         for c, _ in shoppers:

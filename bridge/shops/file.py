@@ -27,7 +27,7 @@ from bridge.checks import (
 )
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-ROUTE_CONDITIONS = ("category", "order_state", "scene", "menu", "session_from", "page")
+ROUTE_CONDITIONS = ("category", "order_state", "scene", "menu", "session_from", "page", "channel")
 
 
 def timezone_name(value: Any, path: str) -> str:

@@ -6,10 +6,10 @@ from flask import Blueprint, Response, g, request
 
 from bridge.web.api import errors
 from bridge.web.api.errors import APIError
-from bridge.web.widget import guard, live, views
+from bridge.web.widget import browsing, guard, live, views
 
 bp = Blueprint("widget", __name__, url_prefix="/widget")
-for view in (views, live):
+for view in (views, live, browsing):
     bp.register_blueprint(view.bp)
 errors.register(bp)
 URL_SPACE = "/widget"

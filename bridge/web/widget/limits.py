@@ -30,6 +30,7 @@ LIMITS = {
     "image": (Rate(10, 600), Rate(60, 600)),
     "typing": (Rate(40, 60), Rate(600, 60)),
     "context": (Rate(30, 60), Rate(300, 60)),
+    "viewed": (Rate(60, 60), Rate(600, 60)),  # product pages opened
 }
 
 

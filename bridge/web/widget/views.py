@@ -2,7 +2,6 @@
 messages, images, the rating, the page's context, typing, and the shopper's images."""
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -23,11 +22,11 @@ from bridge.models import OPEN_STATES, Conversation, Shop
 from bridge.visibility import audience
 from bridge.web.api.errors import APIError
 from bridge.web.widget import guard, history, inbound, limits
+from bridge.web.widget.bodies import json_body as _json
 from bridge.web.widget.guard import Shopper
 
 bp = Blueprint("widget_views", __name__)
 STATIC = Path(__file__).parent / "static"
-MAX_JSON = 16 * 1024
 MAX_TEXT = 2000
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 DIGEST = re.compile(r"^[0-9a-f]{64}$")
@@ -216,23 +215,6 @@ def _stored(channel: ChannelConfig, who: Shopper, message_id: int, created: bool
 
 def _visitor() -> Shopper:
     return guard.visitor(g.widget_channel)
-
-
-def _json() -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > MAX_JSON:
-        raise APIError(413, "too_large", f"a request body may be at most {MAX_JSON // 1024} KB")
-    raw = request.get_data(cache=False)
-    if len(raw) > MAX_JSON:
-        raise APIError(413, "too_large", f"a request body may be at most {MAX_JSON // 1024} KB")
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise APIError(400, "bad_json", "the body is not JSON")
-    if not isinstance(body, dict):
-        raise APIError(400, "bad_json", "the body must be a JSON object")
-    return body
 
 
 def _client_id(value: Any) -> str:

@@ -91,8 +91,9 @@ def decide(inbound: InboundMessage, matcher: Matcher, settings: Mapping[str, Any
     robot_first = bool(settings.get("robot_first"))
     fallback = (settings.get("robot_fallback_message") or None) if robot_first else None
     if rule is not None:
+        card_of = rule.reply.get("product_id") or rule.reply.get("coupon_id")  # a card rule (shopdata/replies.py)
         reply = Reply(type=rule.reply.get("type", "text"), text=rule.reply.get("text"),
-                      media_id=rule.reply.get("media_id"))
+                      media_id=rule.reply.get("media_id"), card={"id": card_of} if card_of else None)
         answer = Answer(reply, {"auto_reply_id": rule.id}, BOT_ANSWERS_IN)
     elif fallback and not handoff:
         answer = Answer(Reply(type="text", text=fallback), {"robot_fallback": True}, ("bot",))

@@ -54,6 +54,7 @@ from bridge.ingest.decision import Answer, Decision, decide
 from bridge.ingest.rows import Opened, bot_row, inbound_row, message_view, notice_row
 from bridge.ingest.store import Duplicate, Store
 from bridge.media import fetch as media_fetch
+from bridge.shopdata import replies as shop_replies
 from bridge.visibility import audience
 
 log = logging.getLogger(__name__)
@@ -81,14 +82,17 @@ def ingest(engine: Engine, channel: ChannelConfig, capabilities: Capabilities,
     """
     window = capabilities.send_window.for_inbound(inbound) if capabilities.send_window else None
     inbound = media_fetch.marked(inbound, capabilities)  # stored `fetching`; a job fetches the file
+    decision = decide(inbound, matcher, settings) if inbound.kind != "event" else None
+    if decision is not None and decision.answer is not None and decision.answer.reply.type in shop_replies.KINDS:
+        with engine.connect() as conn:  # a card rule: the card is made of the shop's data as it is now
+            decision = shop_replies.resolved(conn, channel.shop_id, capabilities.card_forms, decision, settings, now)
     for attempt in (1, 2):
         with engine.connect() as conn:
             store = Store(conn)
             try:
                 if inbound.kind == "event":
                     return _event(store, channel, inbound, window, now)
-                return _message(store, channel, capabilities, inbound, decide(inbound, matcher, settings),
-                                settings, window, now)
+                return _message(store, channel, capabilities, inbound, decision, settings, window, now)
             except Duplicate:
                 return _replay(store, channel, capabilities, inbound)
             except Exception as exc:
@@ -235,4 +239,5 @@ def _replay(store: Store, channel: ChannelConfig, capabilities: Capabilities,
         return None
     if isinstance(media, str):
         media = json.loads(media)
-    return Reply(type=type_, text=text, media_id=(media or {}).get("media_id"))
+    card = media if type_ in shop_replies.KINDS else None
+    return Reply(type=type_, text=text, media_id=None if card else (media or {}).get("media_id"), card=card)

@@ -55,7 +55,8 @@ def inbound_row(inbound: InboundMessage, stamp: Any, expects_reply: bool = True)
 def bot_row(reply: Reply, source: Mapping[str, Any], delivery: str | None, stamp: Any) -> dict[str, Any]:
     """The bot's answer: sent as the passive reply (no delivery), or an outbox row (pending)."""
     return {"direction": "out", "sender": "bot", "type": reply.type, "text": reply.text,
-            "media": {"media_id": reply.media_id} if reply.media_id else None, "raw": dict(source),
+            "media": dict(reply.card) if reply.card else {"media_id": reply.media_id} if reply.media_id else None,
+            "raw": dict(source),
             "external_id": None, "delivery": delivery, "expects_reply": None, "stamp": stamp}
 
 

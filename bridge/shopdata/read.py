@@ -120,9 +120,10 @@ def viewed(session: Session, shop_id: int, customer_id: int, limit: int = 10) ->
 def derived_context(session: Session, shop_id: int, shoppers: Sequence[tuple[Customer, str]],
                     keys: set[str]) -> dict[int, dict[str, str]]:
     """What shop data adds to each shopper's entry context (DESIGN.md, Entry context), by
-    customer id (SHOPPERS: each with their channel's kind): `category` of the product they came from; `order_state` of the order they
-    came from, else of their latest order. Only the KEYS the shop's routes test are read, a
-    few queries for the whole list. A product or order the shop never sent adds nothing."""
+    customer id (SHOPPERS: each with their channel's kind): `category` of the product they came
+    from; `order_state` of the order they came from, else of their latest order. Only the KEYS
+    the shop's routes test are read, a few queries for the whole list. A product or order the
+    shop never sent adds nothing."""
     out: dict[int, dict[str, str]] = {c.id: {} for c, _ in shoppers}
     if "category" in keys:
         products = products_by_id(session, shop_id, [c.entry_product for c, _ in shoppers if c.entry_product])

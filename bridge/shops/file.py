@@ -110,13 +110,20 @@ def route_condition(value: Any, path: str) -> dict[str, str]:
 
 
 def reply(value: Any, path: str) -> dict[str, Any]:
-    out = obj({"type": (one_of("text", "image"), "text"),
+    """A keyword rule's answer: a text, an image (a media id the channel keeps), or a product or
+    coupon card made of the shop's data when it answers, with `text` for when the product or
+    coupon is gone (bridge/shopdata/replies.py)."""
+    out = obj({"type": (one_of("text", "image", "product", "coupon"), "text"),
                "text": (optional(string(600)), None),
-               "media_id": (optional(string(128)), None)})(value, path)
-    if out["type"] == "text" and not out["text"]:
-        raise ConfigError(f"{path}.text", "is required for a text reply")
-    if out["type"] == "image" and not out["media_id"]:
-        raise ConfigError(f"{path}.media_id", "is required for an image reply")
+               "media_id": (optional(string(128)), None),
+               "product_id": (optional(string(64)), None),
+               "coupon_id": (optional(string(64)), None)})(value, path)
+    needs = {"text": "text", "image": "media_id", "product": "product_id", "coupon": "coupon_id"}[out["type"]]
+    if not out[needs]:
+        raise ConfigError(f"{path}.{needs}", f"is required for a {out['type']} reply")
+    for other in ("media_id", "product_id", "coupon_id"):
+        if out[other] is not None and other != needs:
+            raise ConfigError(f"{path}.{other}", f"is not part of a {out['type']} reply")
     return {k: v for k, v in out.items() if v is not None}
 
 

@@ -73,6 +73,13 @@ def app(database_url, redis_url, fake_wechat, media_dir):
 
 def send_card(app, shopper: str, card: dict) -> int:
     """The card as the agent API stores it (its title the text, its snapshot the media), delivered by the job."""
+    message_id = store_card(app, shopper, card)
+    run_jobs(app)
+    return message_id
+
+
+def store_card(app, shopper: str, card: dict) -> int:
+    """The card's outbox row in the shopper's latest conversation, its delivery enqueued."""
     with db.new_session(app) as s:
         conversation = s.scalar(select(Conversation).join(Customer, Customer.id == Conversation.customer_id)
                                 .where(Customer.external_id == shopper).order_by(Conversation.id.desc()).limit(1))
@@ -82,7 +89,6 @@ def send_card(app, shopper: str, card: dict) -> int:
         message_id = message.id
     with app.app_context():
         tasks.enqueue_delivery(message_id, "agent")
-    run_jobs(app)
     return message_id
 
 

@@ -6,10 +6,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.widget.identity import media_signature
+from bridge.channels.contract import SHOP_CARDS
 
 FROM = {"customer": "me", "agent": "agent", "bot": "bot", "system": "system"}
+# A shop card's snapshot as the widget draws it (its fallback text stays out: the widget shows
+# the card itself, and the message's text is its title).
+SHOP_CARD_FIELDS = ("kind", "form", "id", "title", "description", "price", "image", "url", "page_path")
 CARD_FIELDS = {"link": ("title", "description", "url", "thumb_url"),
-               "miniprogrampage": ("title", "page_path")}
+               "miniprogrampage": ("title", "page_path"),
+               **{kind: SHOP_CARD_FIELDS for kind in SHOP_CARDS}}
 
 
 def message_view(*, channel_key: str, secret: str, id_: int | None, sender: str, type_: str,

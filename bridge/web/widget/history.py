@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from bridge.channels.contract import Adapter, ChannelConfig
+from bridge.channels.contract import SHOP_CARDS, Adapter, ChannelConfig
 from bridge.conversations.places import queue_places
 from bridge.models import WAITING_STATES, Agent, Conversation, Customer, Message, Shop
 from bridge.shapes import iso, utc
@@ -52,7 +52,7 @@ def view_of(adapter: Adapter, m: Message, name: str | None = None) -> dict[str, 
         id_=m.id, sender=m.sender, type_=m.type, text=m.text, created_at=iso(utc(m.created_at)), name=name,
         client_id=(m.raw or {}).get("client_id") if m.direction == "in" else None,
         digest=media.get("sha256") if m.type == "image" else None,
-        card=media if m.type in ("link", "miniprogrampage") else None,
+        card=media if m.type in ("link", "miniprogrampage", *SHOP_CARDS) else None,
         notice=(m.raw or {}).get("notice") if m.sender == "system" else None)
 
 

@@ -293,6 +293,7 @@
     return ensureToken(create).then(function (value) {
       if (!value || mine !== epoch) return;
       flushContext();
+      flushViewed();
       kickSender();
       if (liveEpoch !== epoch) liveLoop(epoch);
     }, function (error) {
@@ -651,6 +652,33 @@
       call('POST', 'context', contextBody()).then(function (r) {
         if (r.status === 429 || r.status >= 500) contextDue = true;
       }, function () { contextDue = true; });
+    }, 150);
+  }
+
+  // -- what the shopper looks at: kefu('viewed', productId) --------------------------------------
+
+  var viewedDue = null; // a product id the bridge has not been told yet (the newest only)
+  var viewedTimer = null;
+
+  function viewed(productId) {
+    if (productId == null || productId === '') return;
+    viewedDue = String(productId).slice(0, 128);
+    setContext({product: viewedDue});
+    flushViewed();
+  }
+
+  function flushViewed() {
+    // Told with the visitor's token only: a shopper who never opened the chat is not made a
+    // visitor for looking at a page; their latest view is told once they have a token.
+    if (!viewedDue || !token) return;
+    clearTimeout(viewedTimer);
+    var mine = epoch;
+    viewedTimer = setTimeout(function () {
+      var productId = viewedDue;
+      if (mine !== epoch || !token || !productId) return;
+      call('POST', 'viewed', {product_id: productId}).then(function (r) {
+        if (viewedDue === productId && !(r.status === 429 || r.status >= 500)) viewedDue = null;
+      }, function () { /* offline: the next token or view tells it */ });
     }, 150);
   }
 
@@ -1026,6 +1054,8 @@
         box.appendChild(t);
       }
       bubble.appendChild(box);
+    } else if (SHOP_CARDS[m.type] && m.card) {
+      return shopCard(m);
     } else if (m.type === 'miniprogrampage') {
       bubble.className = 'bubble card mini';
       bubble.appendChild(el('span', 'title', (m.card && m.card.title) || '小程序'));
@@ -1041,6 +1071,50 @@
         bubble.textContent = m.text || '';
       }
     }
+    return bubble;
+  }
+
+  // -- a shop card: a product, coupon or order the agent (or a keyword rule) sent -------------
+
+  var SHOP_CARDS = {product: '商品', coupon: '优惠券', order: '订单'};
+
+  function shopImage(value) {
+    // The shop's own picture, straight from its https URL: an http one would be mixed content
+    // on an https shop page, and no other scheme is a picture.
+    var url = safeUrl(value);
+    return url && url.indexOf('https:') === 0 ? url : null;
+  }
+
+  function shopCard(m) {
+    // The whole card is one link to the shop's page, in a new tab; every field is text.
+    var c = m.card;
+    var bubble = el('div', 'bubble card shopcard ' + m.type);
+    bubble.setAttribute('data-card', m.type);
+    var url = safeUrl(c.url);
+    var box = el(url ? 'a' : 'div', 'cardbox');
+    if (url) { box.href = url; box.target = '_blank'; box.rel = 'noopener noreferrer'; }
+    var image = shopImage(c.image);
+    if (image) {
+      var img = el('img', 'cardimage');
+      img.alt = '';
+      img.decoding = 'async';
+      img.referrerPolicy = 'no-referrer';
+      img.addEventListener('error', function () { img.remove(); });
+      img.src = image;
+      box.appendChild(img);
+    }
+    var words = el('span', 'words');
+    words.appendChild(el('span', 'kind', SHOP_CARDS[m.type]));
+    words.appendChild(el('span', 'title', c.title || m.text || SHOP_CARDS[m.type]));
+    if (m.type === 'product' && c.price) {
+      words.appendChild(el('span', 'price', '¥' + c.price));
+    } else if (c.description) {
+      // a product without a price; a coupon's value and condition; an order's state, logistics, amount
+      words.appendChild(el('span', 'desc', c.description));
+    }
+    box.appendChild(words);
+    if (m.type === 'coupon' && url) box.appendChild(el('span', 'claim', '领取'));
+    bubble.appendChild(box);
     return bubble;
   }
 
@@ -1386,7 +1460,7 @@
       if (command === 'open') open();
       else if (command === 'close') close();
       else if (command === 'context') setContext(arg);
-      else if (command === 'viewed') setContext({product: arg});
+      else if (command === 'viewed') viewed(arg);
       else if (command === 'identify') identify(arg);
       else if (command === 'reset') reset(false);
       else if (window.console) console.warn('kefu: no command ' + String(command));

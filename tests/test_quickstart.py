@@ -139,6 +139,14 @@ def the_mini_program_as_printed(project: Path, port: int, banner: str) -> None:
     shop_page = requests.get(f"http://localhost:{port}/demo/shop/demo-web", timeout=5)
     assert shop_page.status_code == 200 and f'src="{base}/widget/demo-web/widget.js"' in shop_page.text
     assert requests.get(f"{base}/widget/demo-web/widget.js", timeout=5).status_code == 200
+    # the demo shop's products, orders and coupons, for the agent's panel (demo/shop-data.json)
+    assert "Demo shop data: 16 products, orders and coupons loaded" in banner, banner
+    token = requests.post(f"{base}/api/v1/auth/login", timeout=5,
+                          json={"shop": "demo", "username": "alice", "password": "alice-demo-pass"}).json()["token"]
+    [dress] = requests.get(f"{base}/api/v1/products", params={"q": "连衣"}, timeout=5,
+                           headers={"Authorization": f"Bearer {token}"}).json()["items"]
+    picture = requests.get(dress["image"], timeout=5)
+    assert dress["id"] == "P100" and picture.headers["Content-Type"].startswith("image/")
 
     demo = json.loads((project / "demo" / "shop.json").read_text(encoding="utf-8"))["shops"][0]
     [mp] = [c for c in demo["channels"] if c["kind"] == "wechat_mp"]

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from bridge.channels import registry
+from bridge.demo import data as demo_data
 from bridge.demo import pushes
 from bridge.infra import db
 from bridge.models import Channel, Shop
@@ -20,6 +21,9 @@ from bridge.processes.worker import run_worker
 def run_embedded(app: Flask, host: str, port: int, demo_file: str | None) -> None:
     if demo_file:  # the demo: this server plays WeChat for the sandbox channels (bridge/demo)
         app.config["DEMO_URL"] = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        loaded = demo_data.load(app, Path(demo_file), app.config["DEMO_URL"], page_base(app.config["DEMO_URL"]))
+        if loaded:
+            click.echo(f"Demo shop data: {loaded} products, orders and coupons loaded ({demo_data.FILE_NAME})")
     server = make_server(host, port, app, threaded=True)
     threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
     click.echo(banner(app, f"http://{host}:{port}", demo_file))

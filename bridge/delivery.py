@@ -30,18 +30,17 @@ from bridge.channels import registry
 from bridge.channels.contract import (
     SHOP_CARDS,
     Adapter,
-    Capabilities,
     CapReached,
     OutboundMessage,
     RetryLater,
     SendFailed,
     SendWindowRule,
     WindowClosed,
-    card_form,
 )
 from bridge.infra.tasks import RETRY_INTERVALS
+from bridge.media import thumbnails as thumbnails_for
 from bridge.media.store import MediaMissing
-from bridge.media.thumbnails import CardThumbnails, ThumbnailUnavailable
+from bridge.media.thumbnails import CardThumbnails
 from bridge.media.uploads import MediaUploads
 from bridge.models import Agent, Channel, Conversation, Customer, Message
 from bridge.shapes import iso, utc
@@ -120,9 +119,9 @@ def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], 
 
     uploaded = stored  # the stored file whose media id the send names, if any
     try:
-        if _page_card(message):
-            media_id, uploaded = _card_thumbnail(message, adapter, conversation.channel, capabilities,
-                                                 thumbnails or CardThumbnails(uploads))
+        if thumbnails_for.page_card(message.type, message.media):
+            media_id, uploaded = thumbnails_for.card_thumbnail(message, adapter, conversation.channel, capabilities,
+                                                               thumbnails or CardThumbnails(uploads))
         else:
             media_id = (uploads.media_id(adapter, conversation.channel, message.media) if stored
                         else (message.media or {}).get("media_id"))
@@ -150,27 +149,6 @@ def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], 
     session.commit()
     log.info("message %s: sent (attempt %s)", message.id, message.attempts)
     return Outcome("sent")
-
-
-def _page_card(message: Message) -> bool:
-    return message.type in SHOP_CARDS and (message.media or {}).get("form") == "miniprogrampage"
-
-
-def _card_thumbnail(message: Message, adapter: Adapter, channel: Channel, capabilities: Capabilities,
-                    thumbnails: CardThumbnails) -> tuple[str | None, str | None]:
-    """(the thumbnail's media id, its stored file's digest) for a shop card shown as a Mini
-    Program page. Without its picture the card takes the channel's next form (a link, whose
-    picture WeChat fetches itself, else its text), written on the message (committed with the
-    outcome) so the agent sees what the shopper got; the channel away for the upload is a retry,
-    as for an image."""
-    try:
-        return thumbnails.media_id(adapter, channel, message.media.get("image") or "")
-    except ThumbnailUnavailable as exc:
-        others = tuple(form for form in capabilities.card_forms if form != "miniprogrampage")
-        form = card_form(others, message.media)
-        log.info("message %s: card picture unavailable (%s), sent as %s", message.id, exc.code, form)
-        message.media = {**message.media, "form": form}
-        return None, None
 
 
 def _speaker(session: Session, message: Message, conversation: Conversation) -> str | None:

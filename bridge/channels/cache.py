@@ -1,4 +1,5 @@
-"""Per-process caches for the webhook's hot path: channel snapshots and each shop's keyword matcher."""
+"""Per-process caches for the webhook's hot path: channel snapshots, each shop's keyword matcher,
+and each shop's blocked shoppers."""
 from __future__ import annotations
 
 import threading
@@ -11,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from bridge.autoreply import Matcher, Rule
 from bridge.channels.contract import ChannelConfig
-from bridge.models import AutoReply, Channel, Shop
+from bridge.customers.models import CustomerBlock
+from bridge.models import AutoReply, Channel, Customer, Shop
 
 
 def snapshot(channel: Channel, config_version: int = 0) -> ChannelConfig:
@@ -27,6 +29,7 @@ class ChannelCache:
         self.ttl = ttl
         self._channels: dict[str, tuple[float, ChannelConfig | None]] = {}
         self._matchers: dict[int, tuple[int, Matcher, dict]] = {}
+        self._blocked: dict[int, tuple[float, frozenset[tuple[int, str]]]] = {}
         self._lock = threading.Lock()
 
     def channel(self, sessions: Callable[[], ContextManager[Session]], key: str) -> ChannelConfig | None:
@@ -69,7 +72,27 @@ class ChannelCache:
             self._matchers[channel.shop_id] = entry
         return matcher, settings
 
+    def blocked(self, sessions: Callable[[], ContextManager[Session]], shop_id: int) -> frozenset[tuple[int, str]]:
+        """The shop's blocked shoppers as (channel id, external id), read again after `ttl`
+        seconds: a block reaches every process within that, this process's at once (forget)."""
+        now = time.monotonic()
+        hit = self._blocked.get(shop_id)
+        if hit and hit[0] > now:
+            return hit[1]
+        with sessions() as session:
+            found = frozenset((channel_id, external_id) for channel_id, external_id in session.execute(
+                select(Customer.channel_id, Customer.external_id)
+                .join(CustomerBlock, (CustomerBlock.shop_id == shop_id) & (CustomerBlock.customer_id == Customer.id))))
+        with self._lock:
+            self._blocked[shop_id] = (now + self.ttl, found)
+        return found
+
+    def forget_blocked(self, shop_id: int) -> None:
+        with self._lock:
+            self._blocked.pop(shop_id, None)
+
     def clear(self) -> None:
         with self._lock:
             self._channels.clear()
             self._matchers.clear()
+            self._blocked.clear()

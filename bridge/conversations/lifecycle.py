@@ -94,7 +94,8 @@ def end(session: Session, conversation_id: int, now: datetime, reason: str,
     effects.publish(names.CONVERSATION_ENDED, conversation.id,
                     audience(conversation.agent_id, "ended", conversation.customer_id, was_state=was_state),
                     payloads.conversation(conversation), reason=reason)
-    if served_by is not None and shop.settings.get("rating_on_end", True) and conversation.rated_at is None:
+    if served_by is not None and reason != "blocked" and shop.settings.get("rating_on_end", True) \
+            and conversation.rated_at is None:  # a blocked shopper is not asked to rate
         _invite_rating(session, effects, shop.settings, conversation, served_by, now)
     dispatch_locked(session, effects, shop, now)
     effects.commit(session)

@@ -52,3 +52,17 @@ class CustomerTag(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     tag: Mapped[Tag] = relationship()
+
+
+class CustomerBlock(Base):
+    """A blocked shopper (拉黑): when, why, by whom. Their messages are kept, never answered,
+    routed or counted (customers/blocks.py); lifting the block deletes the row."""
+
+    __tablename__ = "customer_blocks"
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    reason: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    agent: Mapped[Agent | None] = relationship()

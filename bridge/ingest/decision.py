@@ -81,6 +81,10 @@ class Decision:
     # A plain text that neither rates nor asks for anything the bridge knows: if a rating card
     # is pending, it may be an answer the bridge did not understand (the shopper gets a hint).
     unclear: bool = False
+    blocked: bool = False  # the shop blocked the shopper: kept, never answered, routed or counted
+
+
+BLOCKED = Decision(leaves_bot=False, blocked=True)
 
 
 def decide(inbound: InboundMessage, matcher: Matcher, settings: Mapping[str, Any]) -> Decision:

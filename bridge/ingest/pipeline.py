@@ -50,7 +50,7 @@ from bridge.channels.contract import (
 from bridge.conversations.notices import notice_text
 from bridge.effects import Effects
 from bridge.events import names
-from bridge.ingest.decision import Answer, Decision, decide
+from bridge.ingest.decision import BLOCKED, Answer, Decision, decide
 from bridge.ingest.rows import Opened, bot_row, inbound_row, message_view, notice_row
 from bridge.ingest.store import Duplicate, Store
 from bridge.media import fetch as media_fetch
@@ -73,7 +73,8 @@ class Pushed:
 
 
 def ingest(engine: Engine, channel: ChannelConfig, capabilities: Capabilities,
-           inbound: InboundMessage, matcher: Matcher, settings: dict, now: datetime) -> Reply | None:
+           inbound: InboundMessage, matcher: Matcher, settings: dict, now: datetime,
+           blocked: bool = False) -> Reply | None:
     """Store one push exactly once; return the passive reply, if the channel has one. Commits.
 
     A connection that turns out to be dead (the database restarted since it was pooled) is
@@ -82,7 +83,7 @@ def ingest(engine: Engine, channel: ChannelConfig, capabilities: Capabilities,
     """
     window = capabilities.send_window.for_inbound(inbound) if capabilities.send_window else None
     inbound = media_fetch.marked(inbound, capabilities)  # stored `fetching`; a job fetches the file
-    decision = decide(inbound, matcher, settings) if inbound.kind != "event" else None
+    decision = (BLOCKED if blocked else decide(inbound, matcher, settings)) if inbound.kind != "event" else None
     if decision is not None and decision.answer is not None and decision.answer.reply.type in shop_replies.KINDS:
         with engine.connect() as conn:  # a card rule: the card is made of the shop's data as it is now
             decision = shop_replies.resolved(conn, channel.shop_id, capabilities.card_forms, decision, settings, now)
@@ -110,7 +111,7 @@ def _message(store: Store, channel: ChannelConfig, capabilities: Capabilities, i
     # Without a passive reply, the bot's answer is an outbox row, delivered like an agent's.
     answer_delivery = None if capabilities.passive_reply else "pending"
     pushed = None
-    if store.pg and decision.rating is None:
+    if store.pg and decision.rating is None and not decision.blocked:
         pushed = _as_one_statement(store, channel, inbound, decision, answer_delivery, window, now)
         if pushed is None:  # a rating card of an ended conversation is pending: the steps decide
             store.transactional()
@@ -166,7 +167,8 @@ def _step_by_step(store: Store, channel: ChannelConfig, inbound: InboundMessage,
             # The shopper moved on: the old card lapses, or "3个都要" would be taken as a rating.
             store.lapse_rating(customer_id, card)
         message = store.add_message(next(ids), channel, conversation.id,
-                                    inbound_row(inbound, stamp, expects_reply=answer is None and joined is None))
+                                    inbound_row(inbound, stamp, expects_reply=answer is None and joined is None
+                                                and not decision.blocked))
         bot = notice_id = None
         if answer is not None:
             bot = store.add_message(next(ids), channel, conversation.id,

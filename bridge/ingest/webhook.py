@@ -39,10 +39,12 @@ def handle(engine: Engine, sessions: Callable[[], ContextManager[Session]], cach
         log.warning("channel %s: refused %s (%s)", channel.key, req.method, exc.reason)
         return HookResponse(exc.reason, status=exc.status)
     matcher, settings = cache.shop(sessions, channel)
+    blocked = cache.blocked(sessions, channel.shop_id)
     now = datetime.now(timezone.utc)
     first, reply = None, None
     for inbound in messages:
-        answer = ingest(engine, channel, capabilities, inbound, matcher, settings, now)
+        answer = ingest(engine, channel, capabilities, inbound, matcher, settings, now,
+                        blocked=(channel.id, inbound.user_id) in blocked)
         if first is None:
             first, reply = inbound, answer
     return adapter.respond(req, first, reply)

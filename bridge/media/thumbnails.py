@@ -21,7 +21,7 @@ import redis
 import requests
 
 from bridge import keys
-from bridge.channels.contract import Adapter, RetryLater, SendFailed
+from bridge.channels.contract import SHOP_CARDS, Adapter, Capabilities, RetryLater, SendFailed, card_form
 from bridge.media.images import image_type
 from bridge.media.store import MediaMissing
 from bridge.media.uploads import MediaUploads
@@ -119,3 +119,25 @@ def fetch(http: requests.Session, url: str, max_bytes: int = MAX_BYTES, timeout:
     if content_type is None:
         raise ThumbnailUnavailable("not_an_image", "the picture's bytes are no JPEG, PNG or GIF")
     return content, content_type
+
+
+def page_card(type_: str, media: dict | None) -> bool:
+    """A shop card to be shown as a Mini Program page: its thumbnail is uploaded first."""
+    return type_ in SHOP_CARDS and (media or {}).get("form") == "miniprogrampage"
+
+
+def card_thumbnail(message: Any, adapter: Adapter, channel: Channel, capabilities: Capabilities,
+                   thumbnails: CardThumbnails) -> tuple[str | None, str | None]:
+    """(the thumbnail's media id, its stored file's digest) for a shop card shown as a Mini
+    Program page. Without its picture the card takes the channel's next form (a link, whose
+    picture WeChat fetches itself, else its text), written on the message (committed with the
+    outcome) so the agent sees what the shopper got; the channel away for the upload is a retry,
+    as for an image."""
+    try:
+        return thumbnails.media_id(adapter, channel, message.media.get("image") or "")
+    except ThumbnailUnavailable as exc:
+        others = tuple(form for form in capabilities.card_forms if form != "miniprogrampage")
+        form = card_form(others, message.media)
+        log.info("message %s: card picture unavailable (%s), sent as %s", message.id, exc.code, form)
+        message.media = {**message.media, "form": form}
+        return None, None

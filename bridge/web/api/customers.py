@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
 
-from bridge.customers import records
+from bridge.customers import blocks, records
 from bridge.customers.models import CustomerNote, Tag
 from bridge.infra import db
 from bridge.models import Agent, Channel, Conversation, Customer
@@ -28,7 +28,7 @@ MAX_KEY = 64  # an agent's username (bridge/models.py)
 @bp.get("/customers/<id:customer_id>")
 @login_required
 def get_customer(customer_id: int):
-    c = _visible(customer_id)
+    c = visible_customer(customer_id)
     session = db.session()
     exclusive = session.get(Agent, c.exclusive_agent_id) if c.exclusive_agent_id else None
     channel = session.get(Channel, c.channel_id)
@@ -40,6 +40,7 @@ def get_customer(customer_id: int):
         "first_seen_at": iso(c.created_at), "last_seen_at": iso(c.last_inbound_at),
         "exclusive_agent": person(exclusive),
         "tags": [_tag_json(t) for t in records.tags_of(session, c)],
+        "blocked": block_shape(blocks.block_of(session, c)),
     })
 
 
@@ -47,7 +48,7 @@ def get_customer(customer_id: int):
 @login_required
 def customer_conversations(customer_id: int):
     """The shopper's conversations with the shop that the agent sees, newest first (100 at most)."""
-    c = _visible(customer_id)
+    c = visible_customer(customer_id)
     rows = db.session().scalars(
         select(Conversation).options(joinedload(Conversation.channel), joinedload(Conversation.agent))
         .where(Conversation.shop_id == c.shop_id, Conversation.customer_id == c.id,
@@ -59,7 +60,7 @@ def customer_conversations(customer_id: int):
 @bp.get("/customers/<id:customer_id>/notes")
 @login_required
 def list_notes(customer_id: int):
-    c = _visible(customer_id)
+    c = visible_customer(customer_id)
     notes = db.session().scalars(
         select(CustomerNote).options(joinedload(CustomerNote.agent))
         .where(CustomerNote.shop_id == c.shop_id, CustomerNote.customer_id == c.id)
@@ -70,7 +71,7 @@ def list_notes(customer_id: int):
 @bp.post("/customers/<id:customer_id>/notes")
 @login_required
 def add_note(customer_id: int):
-    c = _visible(customer_id)
+    c = visible_customer(customer_id)
     body = _only(json_body(), {"text"})
     text = _text(body.get("text"), "text", records.MAX_NOTE)
     note = records.add_note(db.session(), c, current_agent(), text, conversations.now())
@@ -80,7 +81,7 @@ def add_note(customer_id: int):
 @bp.delete("/customers/<id:customer_id>/notes/<id:note_id>")
 @login_required
 def delete_note(customer_id: int, note_id: int):
-    c = _visible(customer_id)
+    c = visible_customer(customer_id)
     note = db.session().get(CustomerNote, note_id)
     if note is None or note.customer_id != c.id or note.shop_id != c.shop_id:
         raise not_found("no such note")
@@ -108,7 +109,7 @@ def create_tag():
 @bp.put("/customers/<id:customer_id>/tags/<id:tag_id>")
 @login_required
 def tag_customer(customer_id: int, tag_id: int):
-    c = _visible(customer_id)
+    c = visible_customer(customer_id)
     records.tag_customer(db.session(), c, _tag(tag_id), current_agent(), conversations.now())
     return "", 204
 
@@ -116,7 +117,7 @@ def tag_customer(customer_id: int, tag_id: int):
 @bp.delete("/customers/<id:customer_id>/tags/<id:tag_id>")
 @login_required
 def untag_customer(customer_id: int, tag_id: int):
-    c = _visible(customer_id)
+    c = visible_customer(customer_id)
     records.untag_customer(db.session(), c, _tag(tag_id))
     return "", 204
 
@@ -125,7 +126,7 @@ def untag_customer(customer_id: int, tag_id: int):
 @login_required
 def set_exclusive_agent(customer_id: int):
     """{"agent": username} makes that agent the shopper's 专属客服; {"agent": null} removes it."""
-    c = _visible(customer_id)
+    c = visible_customer(customer_id)
     body = _only(json_body(), {"agent"})
     if "agent" not in body:
         raise invalid("agent is required: a username of this shop, or null to remove it")
@@ -142,7 +143,11 @@ def set_exclusive_agent(customer_id: int):
     return jsonify({"exclusive_agent": person(agent)})
 
 
-def _visible(customer_id: int) -> Customer:
+def block_shape(b) -> dict | None:
+    return None if b is None else {"at": iso(b.created_at), "reason": b.reason, "by": person(b.agent)}
+
+
+def visible_customer(customer_id: int) -> Customer:
     viewer = current_viewer()
     c = db.session().get(Customer, customer_id)
     if c is None or c.shop_id != viewer.shop_id:

@@ -84,7 +84,9 @@ def publish_own(channel: ChannelConfig, adapter: Adapter, visitor: Shopper, view
 def _ingest(channel: ChannelConfig, inbound: InboundMessage, now: datetime) -> None:
     cache = current_app.extensions["channel_cache"]
     matcher, settings = cache.shop(db.new_session, channel)
-    ingest(db.hook_engine(), channel, registry.get("widget").capabilities, inbound, matcher, settings, now)
+    blocked = (channel.id, inbound.user_id) in cache.blocked(db.new_session, channel.shop_id)
+    ingest(db.hook_engine(), channel, registry.get("widget").capabilities, inbound, matcher, settings, now,
+           blocked=blocked)
 
 
 def _name(channel: ChannelConfig, visitor: Shopper) -> None:

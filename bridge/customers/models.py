@@ -66,3 +66,29 @@ class CustomerBlock(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     agent: Mapped[Agent | None] = relationship()
+
+
+class Person(Base):
+    """One shopper as the shop knows them, across channels (customers/people.py): the shop's own
+    user id and the unionid it linked, and the channel identities (PersonIdentity) it named."""
+
+    __tablename__ = "persons"
+    __table_args__ = (UniqueConstraint("shop_id", "user_id", name="uq_persons_shop_user"),
+                      UniqueConstraint("shop_id", "unionid", name="uq_persons_shop_unionid"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    user_id: Mapped[str | None] = mapped_column(String(128))  # a widget shopper signed as u_<user_id> is this one
+    unionid: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PersonIdentity(Base):
+    """A channel identity (an openid on a channel) the shop linked to a person; the customer row
+    it names may not exist yet (the shopper never wrote there), and joins when it does."""
+
+    __tablename__ = "person_identities"
+    __table_args__ = (Index("ix_person_identities_person", "shop_id", "person_id"),)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))

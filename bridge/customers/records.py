@@ -9,9 +9,10 @@ shopper's next conversations (bridge/routing.py, step 4).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -75,12 +76,12 @@ def tag_customer(session: Session, customer: Customer, tag: Tag, agent: Agent, n
         session.rollback()
 
 
-def untag_customer(session: Session, customer: Customer, tag: Tag) -> None:
-    on = session.get(CustomerTag, (customer.shop_id, customer.id, tag.id))
-    if on is None:
-        return
-    session.delete(on)
-    _commit(session, customer)
+def untag_customer(session: Session, customer: Customer, tag: Tag, linked_ids: Sequence[int] = ()) -> None:
+    """Off the shopper, and off every row linked to them (LINKED_IDS): the tag was shown as theirs."""
+    ids = list(linked_ids) or [customer.id]
+    if session.execute(delete(CustomerTag).where(CustomerTag.shop_id == customer.shop_id, CustomerTag.tag_id == tag.id,
+                                                 CustomerTag.customer_id.in_(ids))).rowcount:
+        _commit(session, customer)
 
 
 def set_exclusive_agent(session: Session, customer: Customer, admin: Agent, agent: Agent | None) -> None:
@@ -90,10 +91,12 @@ def set_exclusive_agent(session: Session, customer: Customer, admin: Agent, agen
     _commit(session, customer)
 
 
-def tags_of(session: Session, customer: Customer) -> list[Tag]:
-    return list(session.scalars(select(Tag).join(CustomerTag, CustomerTag.tag_id == Tag.id)
-                                .where(CustomerTag.shop_id == customer.shop_id,
-                                       CustomerTag.customer_id == customer.id).order_by(Tag.name)))
+def tags_of(session: Session, customer: Customer, linked_ids: Sequence[int] = ()) -> list[Tag]:
+    """The shopper's tags, with those of the rows linked to them (LINKED_IDS, customers/people.py)."""
+    ids = list(linked_ids) or [customer.id]
+    return list(session.scalars(select(Tag).where(Tag.id.in_(
+        select(CustomerTag.tag_id).where(CustomerTag.shop_id == customer.shop_id, CustomerTag.customer_id.in_(ids))))
+        .order_by(Tag.name)))
 
 
 def _commit(session: Session, customer: Customer) -> None:

@@ -27,9 +27,10 @@ WIDGET_USER = "u_"  # adapters/widget/identity.py: an identified shopper's exter
 class Buyer:
     """Who a shopper is, as orders name buyers."""
 
-    channel_id: int
+    channel_id: int | None
     openid: str | None  # on a WeChat channel
     user_id: str | None  # the shop's own id (a widget shopper the page identified)
+    unionid: str | None = None  # the shop linked the person by it (customers/people.py)
 
 
 def buyer_of(customer: Customer, channel_kind: str) -> Buyer:
@@ -39,10 +40,11 @@ def buyer_of(customer: Customer, channel_kind: str) -> Buyer:
     return Buyer(customer.channel_id, customer.external_id, None)
 
 
-def orders_of(session: Session, shop_id: int, buyer: Buyer, limit: int = 50) -> list[Order]:
-    """The shopper's orders, newest first. Two indexed lookups (by openid, by user id) rather
-    than one OR, which PostgreSQL would answer by reading every order of the shop."""
-    numbers = set(_numbers(session, shop_id, [buyer]).get(buyer, ()))
+def orders_of(session: Session, shop_id: int, buyers: Sequence[Buyer], limit: int = 50) -> list[Order]:
+    """The orders of a shopper known as BUYERS (one per channel, and the person's ids), newest
+    first. Indexed lookups by openid, by user id and by unionid, rather than one OR, which
+    PostgreSQL would answer by reading every order of the shop."""
+    numbers = {n for found in _numbers(session, shop_id, buyers).values() for n in found}
     if not numbers:
         return []
     rows: list[Order] = []
@@ -56,6 +58,7 @@ def _numbers(session: Session, shop_id: int, buyers: Sequence[Buyer]) -> dict[Bu
     found: dict[Buyer, set[str]] = {b: set() for b in buyers}
     by_openid = {(b.channel_id, b.openid): b for b in buyers if b.openid}
     by_user = {b.user_id: b for b in buyers if b.user_id}
+    by_union = {b.unionid: b for b in buyers if b.unionid}
     for part in _chunks(list(by_openid)):
         for channel_id, openid, number in session.execute(
                 select(OrderBuyer.channel_id, OrderBuyer.openid, OrderBuyer.order_number)
@@ -65,6 +68,10 @@ def _numbers(session: Session, shop_id: int, buyers: Sequence[Buyer]) -> dict[Bu
         for user_id, number in session.execute(select(Order.buyer_user_id, Order.number)
                                                .where(Order.shop_id == shop_id, Order.buyer_user_id.in_(part))):
             found[by_user[user_id]].add(number)
+    for part in _chunks(list(by_union)):
+        for unionid, number in session.execute(select(Order.buyer_unionid, Order.number)
+                                               .where(Order.shop_id == shop_id, Order.buyer_unionid.in_(part))):
+            found[by_union[unionid]].add(number)
     return found
 
 
@@ -108,13 +115,17 @@ def coupons_valid(session: Session, shop_id: int, now: datetime, limit: int = 50
                                 .order_by(Coupon.valid_until, Coupon.coupon_id).limit(limit)))
 
 
-def viewed(session: Session, shop_id: int, customer_id: int, limit: int = 10) -> list[tuple[Product, datetime]]:
+def viewed(session: Session, shop_id: int, customer_ids: Sequence[int],
+           limit: int = 10) -> list[tuple[Product, datetime]]:
     rows = session.execute(select(Product, ProductView.viewed_at)
                            .join(ProductView, (ProductView.shop_id == Product.shop_id)
                                  & (ProductView.product_id == Product.product_id))
-                           .where(ProductView.shop_id == shop_id, ProductView.customer_id == customer_id)
-                           .order_by(ProductView.viewed_at.desc()).limit(limit)).all()
-    return [(p, at) for p, at in rows]
+                           .where(ProductView.shop_id == shop_id, ProductView.customer_id.in_(customer_ids))
+                           .order_by(ProductView.viewed_at.desc()).limit(limit * len(customer_ids))).all()
+    seen: dict[str, tuple[Product, datetime]] = {}
+    for p, at in rows:  # a product looked at on two channels shows once, at its latest look
+        seen.setdefault(p.product_id, (p, at))
+    return list(seen.values())[:limit]
 
 
 def derived_context(session: Session, shop_id: int, shoppers: Sequence[tuple[Customer, str]],

@@ -159,6 +159,21 @@ def order(channels: Mapping[str, int]) -> Check:
     return check
 
 
+def identities(channels: Mapping[str, int]) -> Check:
+    """A shopper's ids to link or unlink (customers/people.py): {user_id, unionid, openids}."""
+
+    def check(value: Any, path: str) -> dict[str, Any]:
+        out = _BUYER(value, path)
+        if not (out["user_id"] or out["unionid"] or out["openids"]):
+            raise ConfigError(path, "names nobody: give a user_id, a unionid or openids")
+        for key in out["openids"]:
+            if key not in channels:
+                raise ConfigError(f"{path}.openids.{key}", "no channel of this key in this shop")
+        return out
+
+    return check
+
+
 class BatchError(ConfigError):
     """A batch refused whole; `row` and `field` say where (the first error), `errors` all of them."""
 
@@ -186,13 +201,13 @@ def batch(kind: str, body: Any, channels: Mapping[str, int], max_items: int = MA
         raise BatchError("items", "must be a list of 1 or more rows")
     if len(items) > max_items:
         raise BatchError("items", f"has {len(items)} rows: at most {max_items} in one call")
-    check = {"products": PRODUCT, "coupons": COUPON, "orders": order(channels)}[kind]
+    check = {"products": PRODUCT, "coupons": COUPON, "orders": order(channels), "links": identities(channels)}[kind]
     errors: list[tuple[str, str]] = []
     rows = [collect(errors, check, item, f"items[{i}]") for i, item in enumerate(items)]
     id_field = "number" if kind == "orders" else "id"
     seen: dict[str, int] = {}
     for i, row in enumerate(rows):
-        if row is None:
+        if row is None or kind == "links":
             continue
         if row[id_field] in seen:
             errors.append((f"items[{i}].{id_field}", f"repeats row {seen[row[id_field]]} of this batch"))

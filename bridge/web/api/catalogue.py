@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import select
 
 from bridge.channels import registry
+from bridge.customers import people
 from bridge.infra import db
-from bridge.models import Conversation, Customer
+from bridge.models import Channel, Conversation, Customer
 from bridge.shapes import iso
 from bridge.shopdata import cards, hotcache, read
 from bridge.shopdata.models import Coupon, Product
@@ -25,8 +27,17 @@ bp = Blueprint("catalogue", __name__)
 MAX_QUERY = 64
 
 
-def _buyer(c: Conversation) -> read.Buyer:
-    return read.buyer_of(db.session().get(Customer, c.customer_id), c.channel.kind)
+def _buyers(c: Conversation) -> list[read.Buyer]:
+    """Who the conversation's shopper is, as orders name buyers: on each channel linked to them,
+    and by the ids the shop linked them with (customers/people.py)."""
+    session = db.session()
+    customer = session.get(Customer, c.customer_id)
+    kinds = {ch.id: ch.kind for ch in session.scalars(select(Channel).where(Channel.shop_id == c.shop_id))}
+    buyers = [read.buyer_of(row, kinds[row.channel_id]) for row in people.linked(session, customer)]
+    person = people.person_of(session, customer)
+    if person is not None and (person.user_id or person.unionid):
+        buyers.append(read.Buyer(None, None, person.user_id, person.unionid))
+    return buyers
 
 
 @bp.get("/conversations/<id:conversation_id>/orders")
@@ -35,7 +46,7 @@ def conversation_orders(conversation_id: int):
     """The shopper's orders, newest first, with their items named."""
     c = visible(conversation_id)
     session = db.session()
-    orders = read.orders_of(session, c.shop_id, _buyer(c), limit=int_arg("limit", 50, 1, 200))
+    orders = read.orders_of(session, c.shop_id, _buyers(c), limit=int_arg("limit", 50, 1, 200))
     products = read.products_by_id(session, c.shop_id, [i["product_id"] for o in orders for i in o.items])
     return jsonify({"items": [order_json(o, products) for o in orders]})
 
@@ -45,7 +56,9 @@ def conversation_orders(conversation_id: int):
 def conversation_viewed(conversation_id: int):
     """The products the shopper looked at last (the widget's `viewed`, the shop's reports), newest first."""
     c = visible(conversation_id)
-    seen = read.viewed(db.session(), c.shop_id, c.customer_id, limit=int_arg("limit", 10, 1, 50))
+    session = db.session()
+    linked = [row.id for row in people.linked(session, session.get(Customer, c.customer_id))]
+    seen = read.viewed(session, c.shop_id, linked, limit=int_arg("limit", 10, 1, 50))
     return jsonify({"items": [{**product_json(p), "viewed_at": iso(at)} for p, at in seen]})
 
 
@@ -108,7 +121,8 @@ def card_of(c: Conversation, kind: str, body: dict[str, Any]) -> tuple[str, dict
             raise APIError(409, "conflict", f"the coupon {id_!r} expired")
         card = cards.coupon_card(coupon, c.channel.shop.timezone)
     else:
-        order = next((o for o in read.orders_of(session, c.shop_id, _buyer(c), limit=10_000) if o.number == id_), None)
+        order = next((o for o in read.orders_of(session, c.shop_id, _buyers(c), limit=10_000) if o.number == id_),
+                     None)
         if order is None:
             raise not_found(f"the shopper has no order {id_!r}")
         card = cards.order_card(order, read.products_by_id(session, c.shop_id, [i["product_id"] for i in order.items]))

@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
 
-from bridge.customers import blocks, records
+from bridge.customers import blocks, people, records
 from bridge.customers.models import CustomerNote, Tag
 from bridge.infra import db
 from bridge.models import Agent, Channel, Conversation, Customer
@@ -30,7 +30,9 @@ MAX_KEY = 64  # an agent's username (bridge/models.py)
 def get_customer(customer_id: int):
     c = visible_customer(customer_id)
     session = db.session()
-    exclusive = session.get(Agent, c.exclusive_agent_id) if c.exclusive_agent_id else None
+    rows = people.linked(session, c)
+    exclusive_id = next((r.exclusive_agent_id for r in rows if r.exclusive_agent_id), None)
+    exclusive = session.get(Agent, exclusive_id) if exclusive_id else None
     channel = session.get(Channel, c.channel_id)
     return jsonify({
         "id": c.id, "external_id": c.external_id, "nickname": c.nickname, "subscribed": c.subscribed,
@@ -39,19 +41,32 @@ def get_customer(customer_id: int):
                   "order": c.entry_order, "page": c.entry_page},
         "first_seen_at": iso(c.created_at), "last_seen_at": iso(c.last_inbound_at),
         "exclusive_agent": person(exclusive),
-        "tags": [_tag_json(t) for t in records.tags_of(session, c)],
+        "tags": [_tag_json(t) for t in records.tags_of(session, c, [r.id for r in rows])],
         "blocked": block_shape(blocks.block_of(session, c)),
+        # The same person on other channels (customers/people.py): one history, notes and tags.
+        "linked": [_linked_json(session, r) for r in rows[1:]],
     })
+
+
+def _linked_json(session, c: Customer) -> dict:
+    channel = session.get(Channel, c.channel_id)
+    return {"id": c.id, "external_id": c.external_id, "nickname": c.nickname,
+            "channel": {"key": channel.key, "kind": channel.kind}, "last_seen_at": iso(c.last_inbound_at)}
+
+
+def _linked_ids(c: Customer) -> list[int]:
+    return [r.id for r in people.linked(db.session(), c)]
 
 
 @bp.get("/customers/<id:customer_id>/conversations")
 @login_required
 def customer_conversations(customer_id: int):
-    """The shopper's conversations with the shop that the agent sees, newest first (100 at most)."""
+    """The shopper's conversations with the shop that the agent sees — on every channel linked to
+    them (customers/people.py) — newest first (100 at most)."""
     c = visible_customer(customer_id)
     rows = db.session().scalars(
         select(Conversation).options(joinedload(Conversation.channel), joinedload(Conversation.agent))
-        .where(Conversation.shop_id == c.shop_id, Conversation.customer_id == c.id,
+        .where(Conversation.shop_id == c.shop_id, Conversation.customer_id.in_(_linked_ids(c)),
                conversation_filter(current_viewer()))
         .order_by(Conversation.id.desc()).limit(100)).all()
     return jsonify({"items": conversations.rows(rows)})
@@ -63,7 +78,7 @@ def list_notes(customer_id: int):
     c = visible_customer(customer_id)
     notes = db.session().scalars(
         select(CustomerNote).options(joinedload(CustomerNote.agent))
-        .where(CustomerNote.shop_id == c.shop_id, CustomerNote.customer_id == c.id)
+        .where(CustomerNote.shop_id == c.shop_id, CustomerNote.customer_id.in_(_linked_ids(c)))
         .order_by(CustomerNote.id.desc())).all()
     return jsonify({"items": [_note_json(n) for n in notes]})
 
@@ -83,7 +98,7 @@ def add_note(customer_id: int):
 def delete_note(customer_id: int, note_id: int):
     c = visible_customer(customer_id)
     note = db.session().get(CustomerNote, note_id)
-    if note is None or note.customer_id != c.id or note.shop_id != c.shop_id:
+    if note is None or note.customer_id not in _linked_ids(c) or note.shop_id != c.shop_id:
         raise not_found("no such note")
     _allowed(records.delete_note, db.session(), c, note, current_agent())
     return "", 204
@@ -118,7 +133,7 @@ def tag_customer(customer_id: int, tag_id: int):
 @login_required
 def untag_customer(customer_id: int, tag_id: int):
     c = visible_customer(customer_id)
-    records.untag_customer(db.session(), c, _tag(tag_id))
+    records.untag_customer(db.session(), c, _tag(tag_id), _linked_ids(c))
     return "", 204
 
 

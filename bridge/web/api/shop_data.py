@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
 
 from bridge.checks import REQUIRED, ConfigError, mapping_of, obj, optional, string
+from bridge.customers import people
 from bridge.infra import db
 from bridge.models import Channel, Customer
 from bridge.shopdata import hotcache, keep, keys, rows
@@ -130,3 +131,43 @@ def _customers_of(shop_id: int, buyer: dict[str, Any]) -> list[int]:
             found += session.scalars(select(Customer.id).where(Customer.channel_id.in_(widgets),
                                                                Customer.external_id == "u_" + buyer["user_id"]))
     return found
+
+
+@bp.put("/links")
+@shop_key_required
+def put_links():
+    """One shopper across channels: each item's ids ({"user_id", "unionid", "openids": {channel key:
+    openid}}) are one person; ids already linked elsewhere are merged in. All or nothing: ids the
+    shop told apart (two user ids, two unionids) are 422 naming the row."""
+    body = json_body(MAX_BODY)
+    channels = _channels(g.shop_id)
+    try:
+        checked = rows.batch("links", body, channels)
+    except rows.BatchError as exc:
+        raise batch_error(exc) from None
+    session, now = db.session(), _now()
+    for i, spec in enumerate(checked):
+        try:
+            people.link(session, g.shop_id, spec, channels, now)
+        except people.LinkConflict as exc:
+            session.rollback()
+            raise batch_error(rows.BatchError(f"items[{i}].{exc.field}", str(exc))) from None
+    session.commit()
+    return jsonify({"linked": len(checked)})
+
+
+@bp.post("/links/unlink")
+@shop_key_required
+def unlink():
+    """Take ids out of their people (the same body as PUT /links); each channel's shopper, their
+    conversations, notes and tags stay as they were. 200 {"unlinked": n}."""
+    body = json_body(MAX_BODY)
+    channels = _channels(g.shop_id)
+    try:
+        checked = rows.batch("links", body, channels)
+    except rows.BatchError as exc:
+        raise batch_error(exc) from None
+    session = db.session()
+    removed = sum(people.unlink(session, g.shop_id, spec, channels) for spec in checked)
+    session.commit()
+    return jsonify({"unlinked": removed})

@@ -55,7 +55,7 @@ NOTICE_RESERVE = 2
 RESERVE_BY_NOTICE = {"rating": 1}
 CLAIM_SECONDS = 90
 # Messages whose media holds the card's fields: an agent's (web/api/cards.py), a shop card's snapshot.
-CARDS = ("link", "miniprogrampage", *SHOP_CARDS)
+CARDS = ("link", "miniprogrampage", *SHOP_CARDS, "template")  # a template: its id, where it opens, its fields
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,8 @@ def deliver(session: Session, message_id: int, adapter_for: Callable[[Channel], 
     if stored and not uploads.store.exists(stored):
         return _failed(session, message, now, "media_missing", "the image is no longer in the bridge's media store")
     capabilities = registry.get(conversation.channel.kind).capabilities
-    window = capabilities.send_window
+    # An outreach template notice is sent outside the window, by the template's own rules.
+    window = capabilities.send_window if message.type != "template" else None
     keep = (RESERVE_BY_NOTICE.get((message.raw or {}).get("notice"), NOTICE_RESERVE)
             if message.sender == "system" else 0)
     refusal = _take_window_slot(session, customer, now, keep) if window else None

@@ -273,7 +273,7 @@ class Assignment(Base):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
-    how: Mapped[str] = mapped_column(String(16))  # route | pick | transfer | reassign
+    how: Mapped[str] = mapped_column(String(16))  # route | pick | transfer | reassign | outreach
     assigned_at: Mapped[datetime]
     first_response_at: Mapped[datetime | None]
     released_at: Mapped[datetime | None]

@@ -35,6 +35,7 @@ def mode_of(settings) -> str:
 
 class WeChatApp:
     TYPING_PATH = "/cgi-bin/message/custom/typing"  # the Official Account's (the Mini Program: mp.py)
+    TEMPLATE_PATH = "/cgi-bin/message/template/send"  # its template messages (the Mini Program's subscribe)
 
     def __init__(self, channel: ChannelConfig, runtime: ChannelRuntime):
         self.channel = channel
@@ -70,6 +71,9 @@ class WeChatApp:
         return WeChatAPI.for_app(s.get("app_id") or "", s.get("app_secret") or "", self.runtime)
 
     def send(self, out: OutboundMessage) -> None:
+        if out.type == "template":  # an outreach notice outside the window (TEMPLATE_PATH: the app's own kind)
+            self.api.post_json(self.TEMPLATE_PATH, template_body(out.to, out.card or {}))
+            return
         if out.type == "image":
             payload = {"touser": out.to, "msgtype": "image", "image": {"media_id": out.media_id}}
         else:
@@ -88,3 +92,14 @@ class WeChatApp:
     def typing(self, to: str, on: bool) -> None:
         """WeChat's "正在输入" for the shopper (Typing), or its end (CancelTyping)."""
         self.api.post_json(self.TYPING_PATH, {"touser": to, "command": "Typing" if on else "CancelTyping"})
+
+
+def template_body(to: str, notice: dict) -> dict:
+    """An OA template message or a Mini Program subscribe message (FACTS.md §2): the template,
+    where it opens (an OA's url, a Mini Program's page) and its fields, each {"value"}."""
+    body = {"touser": to, "template_id": notice.get("template_id") or "",
+            "data": {name: {"value": value} for name, value in (notice.get("data") or {}).items()}}
+    for where in ("url", "page"):
+        if notice.get(where):
+            body[where] = notice[where]
+    return body

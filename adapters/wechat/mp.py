@@ -43,6 +43,7 @@ SEND_WINDOW = SendWindowRule(
 
 class WeChatMPAdapter(WeChatApp):
     TYPING_PATH = "/cgi-bin/message/custom/business/typing"
+    TEMPLATE_PATH = "/cgi-bin/message/subscribe/send"  # a subscribe message the shopper agreed to
 
     def parse(self, req: HookRequest) -> list[InboundMessage]:
         return [normalize(self.channel.key, self._fields(req))]

@@ -21,7 +21,7 @@ from bridge.channels.contract import (
     ChannelConfig,
     ChannelRuntime,
 )
-from bridge.checks import REQUIRED, Check, ConfigError, boolean, list_of, one_of, optional, string
+from bridge.checks import REQUIRED, Check, ConfigError, boolean, list_of, mapping_of, obj, one_of, optional, string
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,15 @@ class ChannelKind:
 
 
 _WECHAT_API = ("WECHAT_API_BASE", "WECHAT_HTTP_TIMEOUT")
+
+
+def _http_url(value: Any, path: str) -> str:
+    string(1024)(value, path)
+    if not value.startswith(("https://", "http://")) or any(ch.isspace() for ch in value):
+        raise ConfigError(path, "must be an http:// or https:// URL")
+    return value
+
+
 _WECHAT_APP = {
     "app_id": (string(18, re.compile(r"^wx[0-9A-Za-z]{16}$"), "wx followed by 16 letters or digits"), REQUIRED),
     "app_secret": (string(128), REQUIRED),
@@ -48,6 +57,17 @@ _WECHAT_APP = {
     # true: the app is the demo's, played by the bridge itself (bridge/demo); never the real WeChat
     "sandbox": (boolean, False),
 }
+
+# The notice an agent's outreach (主动发起会话) sends outside the shopper's 48-hour window
+# (bridge/outreach): an OA template message, or a Mini Program subscribe message the shopper
+# agreed to receive. Field values may say {text} (the agent's words), {agent}, {shop}.
+_TEMPLATE_FIELDS = (mapping_of(string(32, re.compile(r"^[A-Za-z0-9_.]{1,32}$"), "a template field name"),
+                              string(200), max_items=10), REQUIRED)
+_OA_TEMPLATE = (optional(obj({"template_id": (string(64), REQUIRED), "url": (optional(_http_url), None),
+                              "fields": _TEMPLATE_FIELDS})), None)
+_MP_TEMPLATE = (optional(obj({"template_id": (string(64), REQUIRED), "page": (optional(string(512)), None),
+                              "fields": _TEMPLATE_FIELDS})), None)
+
 
 def _wechat_mode(fields: dict[str, Any], path: str) -> None:
     if fields.get("mode") in ("compat", "safe") and not fields.get("encoding_aes_key"):
@@ -88,7 +108,8 @@ def adapter(channel: ChannelConfig, runtime: ChannelRuntime) -> Adapter:
 
 
 register(ChannelKind(
-    kind="wechat_oa", title="Official Account", segment="wechat-oa", fields=_WECHAT_APP,
+    kind="wechat_oa", title="Official Account", segment="wechat-oa",
+    fields={**_WECHAT_APP, "outreach_template": _OA_TEMPLATE},
     capabilities=Capabilities(passive_reply=True, media_upload=True, send_window=oa.SEND_WINDOW,
                               max_body=oa.MAX_BODY, media_max_bytes=oa.MAX_IMAGE,
                               media_fetch=True, fetch_max_bytes=oa.MAX_FETCH, typing=True,
@@ -99,7 +120,7 @@ register(ChannelKind(
     kind="wechat_mp", title="Mini Program", segment="wechat-mp",
     # data_format: what the Mini Program is configured to push (the simulator's default); the
     # webhook reads either, by the body's first byte.
-    fields={**_WECHAT_APP, "data_format": (one_of("json", "xml"), "json")},
+    fields={**_WECHAT_APP, "data_format": (one_of("json", "xml"), "json"), "outreach_template": _MP_TEMPLATE},
     capabilities=Capabilities(passive_reply=False, media_upload=True, send_window=mp.SEND_WINDOW,
                               max_body=mp.MAX_BODY, media_max_bytes=app.MAX_IMAGE,
                               media_fetch=True, fetch_max_bytes=app.MAX_FETCH, typing=True,

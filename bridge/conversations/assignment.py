@@ -108,6 +108,8 @@ def assign(session: Session, effects: Effects, shop: Shop, conversation: Convers
     effects.publish(names.CONVERSATION_ASSIGNED, conversation.id,
                     audience(agent.id, "active", conversation.customer_id, was_agent=was_agent,
                              was_state=was_state), payloads.conversation(conversation))
+    if how == "outreach":  # the agent wrote first: their own words open it, not the shop's welcome
+        return
     notice = "welcome" if stints_before == 0 else "transfer"
     notices.send_notice(session, effects, shop.settings, conversation, notice, now, agent=agent.name)
 

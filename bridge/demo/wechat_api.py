@@ -24,13 +24,16 @@ ERRMSG = {
     45015: "response out of time limit or subscription is canceled",
     45047: "out of response count limit", 47001: "data format error", 48001: "api unauthorized",
     45072: "command field value is invalid", 45080: "typing is allowed only 30 s after the user's last message",
-    45081: "you are already typing",
+    45081: "you are already typing", 40037: "invalid template_id", 43004: "require subscribe",
+    43101: "user refuse to accept the msg",
 }
 SEND_TYPES = {"text": ("content",), "image": ("media_id",), "voice": ("media_id",),
               "video": ("media_id",), "news": ("articles",), "mpnews": ("media_id",),
               "msgmenu": ("list",), "wxcard": ("card_id",), "miniprogrampage": ("pagepath", "thumb_media_id"),
               "link": ("title", "url", "thumb_url")}
 TOKEN_PATHS = ("/cgi-bin/token", "/cgi-bin/stable_token")
+# An OA's template messages and a Mini Program's subscribe messages (FACTS.md §2).
+TEMPLATE_PATHS = ("/cgi-bin/message/template/send", "/cgi-bin/message/subscribe/send")
 # The typing indicator: an Official Account's, a Mini Program's (FACTS.md §2, §3).
 TYPING_PATHS = ("/cgi-bin/message/custom/typing", "/cgi-bin/message/custom/business/typing")
 
@@ -88,6 +91,8 @@ class WeChatServer:
                 return self._upload(app_id, call)
             if call.path in TYPING_PATHS:
                 return self._typing(call.json)
+            if call.path in TEMPLATE_PATHS:
+                return self._template(app_id, call.json)
             return {"errcode": 404, "errmsg": "unknown path"}
 
     # -- tokens (a subclass may keep them elsewhere) ---------------------------------------------
@@ -141,6 +146,21 @@ class WeChatServer:
             return error(40007)
         self.delivered(app_id, body)
         return {"errcode": 0, "errmsg": "ok"}
+
+    def _template(self, app_id: str, body: dict | None) -> dict:
+        """An OA template message or a Mini Program subscribe message: a template id, the
+        shopper, and data fields each {"value"} (40037: no template id; 47001: a bad field)."""
+        if not body:
+            return error(44002)
+        if not body.get("touser"):
+            return error(40003)
+        if not body.get("template_id"):
+            return error(40037)
+        data = body.get("data")
+        if not isinstance(data, dict) or any(not isinstance(v, dict) or "value" not in v for v in data.values()):
+            return error(47001)
+        self.delivered(app_id, {**body, "msgtype": "template"})
+        return {"errcode": 0, "errmsg": "ok", "msgid": secrets.randbelow(2**62)}
 
     @staticmethod
     def _typing(body: dict | None) -> dict:

@@ -12,10 +12,11 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
 
-from bridge.checks import REQUIRED, ConfigError, mapping_of, obj, optional, string
+from bridge.checks import REQUIRED, ConfigError, integer, mapping_of, obj, optional, string
 from bridge.customers import people
 from bridge.infra import db
 from bridge.models import Channel, Customer
+from bridge.outreach import consents
 from bridge.shopdata import hotcache, keep, keys, rows
 from bridge.web.api.errors import APIError
 from bridge.web.api.shapes import json_body
@@ -171,3 +172,37 @@ def unlink():
     removed = sum(people.unlink(session, g.shop_id, spec, channels) for spec in checked)
     session.commit()
     return jsonify({"unlinked": removed})
+
+
+CONSENT = obj({"openids": (mapping_of(string(64), string(128), max_items=1), REQUIRED),
+               "template_id": (string(64), REQUIRED), "count": (integer(1, 100), 1)})
+
+
+@bp.post("/consents")
+@shop_key_required
+def post_consents():
+    """A Mini Program shopper accepted subscribe messages (wx.requestSubscribeMessage): {"items":
+    [{"openids": {"<mini program key>": openid}, "template_id", "count"?}]} — each acceptance lets
+    one outreach notice of that template be sent (bridge/outreach/reach.py)."""
+    body = json_body(MAX_BODY)
+    items = body.get("items")
+    if set(body) - {"items"} or not isinstance(items, list) or not 1 <= len(items) <= rows.MAX_BATCH:
+        raise APIError(422, "invalid", f'the body is {{"items": [...]}} with 1 to {rows.MAX_BATCH} consents')
+    channels = {key: (id_, kind) for key, id_, kind in db.session().execute(
+        select(Channel.key, Channel.id, Channel.kind).where(Channel.shop_id == g.shop_id))}
+    try:
+        checked = [CONSENT(item, f"items[{i}]") for i, item in enumerate(items)]
+        for i, item in enumerate(checked):
+            if not item["openids"]:
+                raise ConfigError(f"items[{i}].openids", "names nobody: {\"<mini program key>\": openid}")
+            [(key, _)] = item["openids"].items()
+            if channels.get(key, (None, None))[1] != "wechat_mp":
+                raise ConfigError(f"items[{i}].openids.{key}", "no Mini Program channel of this key in this shop")
+    except ConfigError as exc:
+        raise batch_error(rows.BatchError(*exc.errors[0], more=tuple(exc.errors[1:]))) from None
+    session, now = db.session(), _now()
+    for item in checked:
+        [(key, openid)] = item["openids"].items()
+        consents.add(session, g.shop_id, channels[key][0], openid, item["template_id"], item["count"], now)
+    session.commit()
+    return jsonify({"recorded": len(checked)})

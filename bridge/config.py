@@ -24,6 +24,10 @@ DEFAULTS = {
     # for this long is away: no new shoppers until heard from again (accounts/presence.py).
     "PRESENCE_TIMEOUT_SECONDS": 180,
     "CHANNEL_CACHE_SECONDS": 5.0,
+    # A shop card's picture, fetched by the delivery for a Mini Program page card, may come from
+    # a private address (loopback, the LAN): true only where the shop's server is one (tests, a
+    # demo); otherwise a shop's data could make the worker read the bridge's own network.
+    "CARD_IMAGES_FROM_PRIVATE_ADDRESSES": False,
     # Live event streams (GET /api/v1/events) each hold a server thread while open: at most
     # this many per agent and per client address (in Redis, across processes), and per
     # process (None: no cap; gunicorn.conf.py sets half a gthread worker's threads).

@@ -12,6 +12,7 @@ from bridge.channels.runtime import adapter_for
 from bridge.events import payloads
 from bridge.infra import db
 from bridge.infra.tasks import RETRY_INTERVALS
+from bridge.media.thumbnails import CardThumbnails
 from bridge.media.uploads import MediaUploads
 
 
@@ -33,7 +34,9 @@ def deliver_message(message_id: int) -> str | Retry:
 def _attempt(session, app, message_id: int, uploads: MediaUploads) -> delivery.Outcome:
     """One delivery attempt of the row; what it did goes out as message.updated. An earlier
     row that must be retried is left pending for its own job to retry."""
-    outcome = delivery.deliver(session, message_id, partial(adapter_for, app), datetime.now(timezone.utc), uploads)
+    thumbnails = CardThumbnails(uploads, private_ok=app.config["CARD_IMAGES_FROM_PRIVATE_ADDRESSES"])
+    outcome = delivery.deliver(session, message_id, partial(adapter_for, app), datetime.now(timezone.utc), uploads,
+                               thumbnails)
     if outcome.state != "skipped":
         payloads.tell_delivery(session, message_id)
     return outcome

@@ -175,3 +175,21 @@ def test_a_mini_program_link_card_names_the_shops_picture(app, mp_shopper, fake_
         "title": "碎花连衣裙", "description": "¥199.00", "url": "https://shop.example/item/42",
         "thumb_url": "https://shop.example/img/42.jpg"}
     assert shop_images.hits == []  # WeChat fetches a link card's picture itself
+
+
+def test_a_card_picture_is_never_fetched_from_the_bridges_own_network(app, mp_shopper, fake_wechat, shop_images):
+    """A shop's data names the picture's URL: outside tests and demos (config
+    CARD_IMAGES_FROM_PRIVATE_ADDRESSES), a loopback, LAN or link-local host is refused before
+    any request, and the card goes as a link."""
+    from bridge.media.thumbnails import ThumbnailUnavailable, public_host
+
+    for url in ("http://127.0.0.1:9/x.png", "http://10.0.0.7/x.png", "http://169.254.169.254/latest",
+                "http://[::1]/x.png", "http://localhost/x.png"):
+        with pytest.raises(ThumbnailUnavailable) as refused:
+            public_host(url)
+        assert refused.value.code in ("private_address", "unreachable"), url
+    app.config["CARD_IMAGES_FROM_PRIVATE_ADDRESSES"] = False
+    shopper = mp_shopper("o-mp-private")
+    message_id = send_card(app, shopper, page_card(shop_images, "/img/42.png"))
+    assert shop_images.hits == []  # refused before any request
+    assert (stored(app, message_id).delivery, stored(app, message_id).media["form"]) == ("sent", "link")

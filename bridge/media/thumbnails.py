@@ -11,11 +11,14 @@ picture is ThumbnailUnavailable: the delivery then sends the card in another for
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import redis
 import requests
@@ -50,6 +53,7 @@ class ThumbnailUnavailable(Exception):
 class CardThumbnails:
     uploads: MediaUploads
     http: requests.Session | None = None  # None: a session of its own for each fetch
+    private_ok: bool = False  # the picture may come from a private address (config CARD_IMAGES_FROM_PRIVATE_ADDRESSES)
 
     def media_id(self, adapter: Adapter, channel: Channel, image_url: str) -> tuple[str, str]:
         """(CHANNEL's media id for the picture at IMAGE_URL, the stored file's digest).
@@ -75,6 +79,8 @@ class CardThumbnails:
         return stored if stored and self.uploads.store.exists(stored["sha256"]) else None
 
     def _fetch_and_keep(self, url_key: str, image_url: str) -> dict[str, Any]:
+        if not self.private_ok:
+            public_host(image_url)
         if self.http is not None:
             content, content_type = fetch(self.http, image_url)
         else:
@@ -99,7 +105,8 @@ def fetch(http: requests.Session, url: str, max_bytes: int = MAX_BYTES, timeout:
     deadline = time.monotonic() + timeout
     chunks, total = [], 0
     try:
-        with http.get(url, timeout=timeout, stream=True) as resp:
+        # No redirects: a public URL must not hand the fetch on to another (perhaps private) host.
+        with http.get(url, timeout=timeout, stream=True, allow_redirects=False) as resp:
             if resp.status_code != 200:
                 raise ThumbnailUnavailable(f"http_{resp.status_code}", "the shop's server did not hand it over")
             declared = resp.headers.get("Content-Length", "")
@@ -119,6 +126,21 @@ def fetch(http: requests.Session, url: str, max_bytes: int = MAX_BYTES, timeout:
     if content_type is None:
         raise ThumbnailUnavailable("not_an_image", "the picture's bytes are no JPEG, PNG or GIF")
     return content, content_type
+
+
+def public_host(url: str) -> None:
+    """ThumbnailUnavailable unless every address URL's host resolves to is a public one: a shop's
+    data must not make the worker fetch from the bridge's own network (loopback, LAN, link-local,
+    a cloud's metadata address)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError):
+        raise ThumbnailUnavailable("unreachable", "the picture's host does not resolve") from None
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global:
+            raise ThumbnailUnavailable("private_address", "the picture's host is not a public address")
 
 
 def page_card(type_: str, media: dict | None) -> bool:

@@ -32,6 +32,8 @@ from bridge.demo.standin import StandIn
 from bridge.demo.wechat_api import Call, error, multipart_files
 from bridge.infra import db
 from bridge.models import Channel, Shop
+from bridge.shopdata.models import Product
+from bridge.shopdata.shapes import yuan
 
 bp = Blueprint("demo", __name__, url_prefix="/demo", template_folder="templates", static_folder="static")
 URL_SPACE = "/demo"
@@ -183,8 +185,11 @@ def shop_page(channel_key: str) -> str:
         if channel is None or channel.kind != "widget":
             abort(404)
         shop_name = session.get(Shop, channel.shop_id).name
+        product_id = request.args.get("product", "P100")[:64]
+        product = session.get(Product, (channel.shop_id, product_id))  # the demo's shop data, if loaded
+        shown = product and {"title": product.title, "price": yuan(product.price_cents), "image": product.image}
     base = current_app.config["DEMO_URL"].rstrip("/")
     scene = request.args.get("scene", "")[:64]
     return render_template("demo/shop.html", widget_src=f"{base}/widget/{channel_key}/widget.js",
                            inbox_url=f"{base}/inbox/", scene=scene, shop_name=shop_name,
-                           product=request.args.get("product", "P100")[:64])
+                           product=product_id, shown=shown)

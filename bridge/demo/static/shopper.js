@@ -40,6 +40,13 @@
       c.appendChild(el("small", null, t === "link" ? (p.description || p.url) : "小程序页面 " + p.pagepath));
       return c;
     }
+    if (t === "template") { // an outreach notice: an OA template message, a Mini Program subscribe message
+      var n = el(msg.url ? "a" : "div", "card");
+      if (msg.url) { n.href = msg.url; n.target = "_blank"; n.rel = "noopener"; }
+      n.appendChild(el("b", null, msg.page ? "订阅消息" : "模板消息"));
+      Object.keys(msg.data || {}).forEach(function (k) { n.appendChild(el("small", null, msg.data[k].value)); });
+      return n;
+    }
     if (t === "msgmenu") {
       var m = el("div", "bubble", (p.head_content || "") + "\n");
       (p.list || []).forEach(function (item) { m.appendChild(el("div", null, "› " + item.content)); });

@@ -50,6 +50,15 @@ def _channels(shop_id: int) -> dict[str, int]:
     return dict(db.session().execute(select(Channel.key, Channel.id).where(Channel.shop_id == shop_id)).all())
 
 
+def _checked(kind: str) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The request's batch of KIND, checked whole (rows.batch), and the shop's channels by key."""
+    channels = _channels(g.shop_id)
+    try:
+        return rows.batch(kind, json_body(MAX_BODY), channels), channels
+    except rows.BatchError as exc:
+        raise batch_error(exc) from None
+
+
 def batch_error(exc: rows.BatchError) -> APIError:
     return APIError(422, "invalid", f"{exc.errors[0][0]}: {exc.errors[0][1]}",
                     extra={"row": exc.row, "field": exc.field,
@@ -60,12 +69,7 @@ def batch_error(exc: rows.BatchError) -> APIError:
 @shop_key_required
 def put_rows(kind: str):
     """Upsert a batch; 200 {"upserted": n}. One bad row refuses the batch: 422 naming its row and field."""
-    body = json_body(MAX_BODY)
-    channels = _channels(g.shop_id)
-    try:
-        checked = rows.batch(kind, body, channels)
-    except rows.BatchError as exc:
-        raise batch_error(exc) from None
+    checked, channels = _checked(kind)
     session = db.session()
     count = keep.upsert(session, g.shop_id, kind, checked, channels, _now())
     session.commit()
@@ -140,12 +144,7 @@ def put_links():
     """One shopper across channels: each item's ids ({"user_id", "unionid", "openids": {channel key:
     openid}}) are one person; ids already linked elsewhere are merged in. All or nothing: ids the
     shop told apart (two user ids, two unionids) are 422 naming the row."""
-    body = json_body(MAX_BODY)
-    channels = _channels(g.shop_id)
-    try:
-        checked = rows.batch("links", body, channels)
-    except rows.BatchError as exc:
-        raise batch_error(exc) from None
+    checked, channels = _checked("links")
     session, now = db.session(), _now()
     for i, spec in enumerate(checked):
         try:
@@ -162,12 +161,7 @@ def put_links():
 def unlink():
     """Take ids out of their people (the same body as PUT /links); each channel's shopper, their
     conversations, notes and tags stay as they were. 200 {"unlinked": n}."""
-    body = json_body(MAX_BODY)
-    channels = _channels(g.shop_id)
-    try:
-        checked = rows.batch("links", body, channels)
-    except rows.BatchError as exc:
-        raise batch_error(exc) from None
+    checked, channels = _checked("links")
     session = db.session()
     removed = sum(people.unlink(session, g.shop_id, spec, channels) for spec in checked)
     session.commit()

@@ -1,7 +1,8 @@
 // The inbox page: loads the lists, keeps them live, opens conversations, sends replies.
 // Each part has its own module; this one wires them and holds the agent's actions.
 
-import { api, retrying, ApiError } from "./api.js";
+import { api, ApiError } from "./api.js";
+import { CARD_KINDS } from "./cards.js";
 import { ChatPane } from "./chat.js";
 import { Composer } from "./composer.js";
 import { el, shopperName, messagePreview } from "./dom.js";
@@ -10,6 +11,7 @@ import { connect } from "./live.js";
 import { Notifier } from "./notify.js";
 import { ShopperPanel } from "./panel.js";
 import { phraseManager } from "./phrases.js";
+import { Replies } from "./replies.js";
 import { Inbox } from "./state.js";
 import { AgentBar, transferDialog, helpOverlay } from "./controls.js";
 
@@ -37,10 +39,11 @@ const chat = new ChatPane(document.getElementById("chat"), inbox, {
   back: () => view("list"),
   showPanel: () => view("panel"),
 });
+const replies = new Replies(chat, inbox, (text, error) => toast(text, error));
 const composer = new Composer(chat.composerSlot, {
   draftKey: (id) => `kefu:draft:${me.shop}:${me.username}:${id}`,
-  onSend: (id, text) => send(id, text),
-  onImage: (id, file) => sendImage(id, file),
+  onSend: (id, text) => replies.text(id, text),
+  onImage: (id, file) => replies.image(id, file),
   phrases: () => phrases,
   onTyping: (id) => api("POST", `/conversations/${id}/typing`).catch(() => {}), // a nicety: never in the way
   managePhrases: () => phraseManager(phrases, async () => (phrases = (await api("GET", "/quick-phrases")).items)),
@@ -48,6 +51,11 @@ const composer = new Composer(chat.composerSlot, {
 const panel = new ShopperPanel(document.getElementById("panel"), me, {
   back: () => view("chat"),
   openConversation: (id) => openConversation(id),
+  sendCard: async (id, kind, key, title) => {
+    const sent = await replies.card(id, kind, key, title);
+    if (sent && document.body.dataset.view === "panel") toast(`已发送${CARD_KINDS[kind]}`); // a phone: the chat is out of sight
+    return sent;
+  },
 });
 
 inbox.onChange((what) => {
@@ -115,13 +123,18 @@ function refreshWindowSoon() {
 }
 setInterval(refreshWindowSoon, 60000);
 
+// The composer and the panel's card buttons send only where the agent can reply, and say why not.
 function attachComposer() {
   const row = inbox.conversations.get(inbox.openId);
-  if (!row) return composer.attach(null, { enabled: false, why: "" });
+  if (!row) {
+    panel.canSend(false, "");
+    return composer.attach(null, { enabled: false, why: "" });
+  }
   const mine = row.agent && row.agent.username === me.username;
   const enabled = row.state === "active" && (mine || me.role === "admin");
   const why = row.state === "active" ? "这是其他客服的会话" : row.state === "ended" ? "会话已结束"
     : "先点「接入」再回复";
+  panel.canSend(enabled, why);
   if (composer.conversationId !== row.id) composer.attach(row.id, { enabled, why });
   else composer.setEnabled(enabled, why);
 }
@@ -136,32 +149,6 @@ async function act(row, verb, done, body) {
     toast(done);
   } catch (err) {
     toast(err.message, true);
-  }
-}
-
-async function send(conversationId, text, clientId = crypto.randomUUID()) {
-  chat.optimistic(clientId, text);
-  try {
-    const message = await retrying("POST", `/conversations/${conversationId}/messages`,
-                                   { type: "text", text, client_id: clientId });
-    chat.settled(clientId);
-    inbox.addMessage(message);
-  } catch (err) {
-    chat.failedToStore(clientId, err.message, () => send(conversationId, text, clientId));
-  }
-}
-
-async function sendImage(conversationId, file, clientId = crypto.randomUUID()) {
-  chat.optimistic(clientId, "[图片] " + file.name);
-  const form = new FormData();
-  form.append("image", file);
-  form.append("client_id", clientId);
-  try {
-    const message = await retrying("POST", `/conversations/${conversationId}/messages`, form);
-    chat.settled(clientId);
-    inbox.addMessage(message);
-  } catch (err) {
-    chat.failedToStore(clientId, err.message, () => sendImage(conversationId, file, clientId));
   }
 }
 

@@ -1,21 +1,61 @@
-// The shopper panel beside the chat: channel and entry context, first and last seen, the
-// exclusive agent, tags (the shop's vocabulary), notes (several, by agent, timestamped), the
-// conversations this shopper had with the shop, and the orders area (shop data comes later).
+// The shopper panel beside the chat, in tabs: 顾客 — channel and entry context, first and last
+// seen, the exclusive agent, tags (the shop's vocabulary), notes (several, by agent,
+// timestamped), the conversations this shopper had with the shop; 订单, 商品 and 优惠券 — the
+// shop's data, to read and to send as cards (shop.js).
 
 import { api } from "./api.js";
 import { el, time, CHANNEL_WORDS } from "./dom.js";
+import { ShopData } from "./shop.js";
+
+const TABS = [["customer", "顾客"], ["orders", "订单"], ["products", "商品"], ["coupons", "优惠券"]];
 
 export class ShopperPanel {
-  constructor(root, me, { back, openConversation }) {
+  constructor(root, me, { back, openConversation, sendCard }) {
     this.root = root;
     this.me = me;
     this.back = back;
     this.openConversation = openConversation;
     this.customerId = null;
+    this.tab = "customer"; // the agent's choice stays from one shopper to the next
+    this.shop = new ShopData({ send: sendCard, counted: (n) => this.counted(n) });
+    this.customerPane = el("div", { class: "customer-pane", "data-pane": "customer" });
+    this.tabs = el("nav", { class: "panel-tabs", role: "tablist", "aria-label": "顾客信息与店铺数据" },
+      ...TABS.map(([key, words]) => el("button", { type: "button", role: "tab", "data-panel-tab": key,
+                                                    onclick: () => this.showTab(key) },
+                                       words, el("span", { class: "count" }))));
     this.root.replaceChildren(el("p", { class: "empty" }, "打开会话后在这里查看顾客信息"));
   }
 
-  async show(row) {
+  // The panel for the conversation ROW the agent opened: the shopper's facts and the shop's data.
+  show(row) {
+    if (!this.framed) {
+      this.framed = true;
+      this.root.replaceChildren(
+        el("header", { class: "panel-head" },
+           el("button", { type: "button", class: "back", "aria-label": "返回会话", onclick: () => this.back() }, "‹"),
+           el("strong", {}, "顾客信息")),
+        this.tabs, this.customerPane, ...Object.values(this.shop.panes));
+      this.showTab(this.tab);
+    }
+    this.shop.open(row.id);
+    return this.read(row);
+  }
+
+  showTab(key) {
+    this.tab = key;
+    for (const button of this.tabs.children) button.setAttribute("aria-selected", String(button.dataset.panelTab === key));
+    for (const pane of [this.customerPane, ...Object.values(this.shop.panes)]) pane.hidden = pane.dataset.pane !== key;
+  }
+
+  counted(orders) {
+    this.tabs.querySelector("[data-panel-tab=orders] .count").textContent = orders ? String(orders) : "";
+  }
+
+  canSend(enabled, why) {
+    this.shop.canSend(enabled, why);
+  }
+
+  async read(row) {
     const id = row.customer.id;
     const asked = (this.asked = (this.asked || 0) + 1); // only the latest read renders: reads cross
     this.customerId = id;
@@ -35,7 +75,7 @@ export class ShopperPanel {
     const typed = same ? {
       note: this.root.querySelector("textarea[name=note]")?.value || "",
       tag: this.root.querySelector("input[name=tag]")?.value || "",
-      focus: document.activeElement && this.root.contains(document.activeElement) ? document.activeElement.name : null,
+      focus: document.activeElement && this.customerPane.contains(document.activeElement) ? document.activeElement.name : null,
     } : {};
     if (!same) this.choice = undefined;
     this.render(customer, notes.items, tags.items, history.items);
@@ -44,11 +84,11 @@ export class ShopperPanel {
       const field = this.root.querySelector(`[name=${name}]`);
       if (field && typed[name]) field.value = typed[name];
     }
-    if (typed.focus) this.root.querySelector(`[name=${typed.focus}]`)?.focus();
+    if (typed.focus) this.customerPane.querySelector(`[name=${typed.focus}]`)?.focus();
   }
 
   refresh() {
-    if (this.row) this.show(this.row);
+    if (this.row) this.read(this.row);
   }
 
   render(customer, notes, shopTags, history) {
@@ -68,10 +108,7 @@ export class ShopperPanel {
       ["专属客服", customer && customer.exclusive_agent ? customer.exclusive_agent.name : "未设置"],
     ];
     const own = new Set(((customer && customer.tags) || []).map((t) => t.id));
-    this.root.replaceChildren(
-      el("header", { class: "panel-head" },
-         el("button", { type: "button", class: "back", "aria-label": "返回会话", onclick: () => this.back() }, "‹"),
-         el("strong", {}, "顾客信息")),
+    this.customerPane.replaceChildren(
       el("dl", { class: "facts" }, ...fields.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
       this.exclusive(customer),
       el("section", { class: "tags" }, el("h3", {}, "标签"),
@@ -89,8 +126,6 @@ export class ShopperPanel {
          el("ul", {}, ...history.map((h) => el("li", {},
            el("button", { type: "button", class: "link", onclick: () => this.openConversation(h.id) },
               `${time(h.created_at)} · ${h.agent ? h.agent.name : "机器人"} · ${h.state === "ended" ? "已结束" : "进行中"}`))))),
-      el("section", { class: "orders" }, el("h3", {}, "订单与商品"),
-         el("p", { class: "muted" }, "尚未接入店铺数据：接入后这里显示顾客的订单、商品搜索和优惠券。")),
     );
   }
 

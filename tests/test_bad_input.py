@@ -29,6 +29,7 @@ from tests.bad_input_kit import (
     page_cases,
     spelled,
 )
+from tests.bad_input_shopdata import AGENT_TOKEN, SHOP_DATA_CASES, shop_data_world
 from tests.conftest import make_app
 from tests.factories import login, post_acme
 from tests.test_delivery_images import PNG
@@ -102,6 +103,7 @@ CASES: dict[tuple[str, str], list[Case]] = {
         Case("NUL in the username", 400, '{"agent": "bob\\u0000"}'),
     ],
     **INBOX_CASES,
+    **SHOP_DATA_CASES,
 }
 
 
@@ -125,7 +127,8 @@ def world(app, client, shop) -> dict[str, str]:
                         json={"type": "text", "text": "在的"})
     assert reply.status_code == 201
     return {"conversation_id": str(conversation["id"]), "message_id": str(reply.get_json()["id"]),
-            "Authorization": headers["Authorization"], **inbox_world(client, headers, conversation)}
+            "Authorization": headers["Authorization"], **inbox_world(client, headers, conversation),
+            **shop_data_world(app)}
 
 
 def stored(app) -> dict:
@@ -141,8 +144,12 @@ def stored(app) -> dict:
 
 
 def send(client, world: dict[str, str], route: str, method: str, case: Case):
-    path = re.sub(r"<([^>]+)>", lambda m: case.path.get(m[1], str)(int(world[m[1]])), route)
-    headers = {"Authorization": case.token if case.token is not None else world["Authorization"]}
+    path = re.sub(r"<([^>]+)>", lambda m: case.path.get(m[1], str)(
+        int(world[m[1]]) if world[m[1]].isdigit() else world[m[1]]), route)
+    # The shop-data API takes the shop's key; every other route the agent's token.
+    good = world["shop_key"] if route.startswith("/api/v1/shop-data/") else world["Authorization"]
+    token = world["Authorization"] if case.token == AGENT_TOKEN else case.token
+    headers = {"Authorization": token if token is not None else good}
     return client.open(path, method=method, headers=headers, query_string=case.query,
                        data=case.body, content_type=case.content_type if case.body is not None else None)
 

@@ -37,7 +37,7 @@ def test_notes_tags_and_the_history_search(browser, inbox):  # noqa: F811
     panel = alice.locator("#panel")
     expect(panel.locator("dd", has_text="公众号（acme-oa）")).to_be_visible()
     expect(panel.locator("dt:text-is('首次访问') + dd")).not_to_have_text("—")
-    expect(panel.locator(".orders")).to_contain_text("尚未接入店铺数据")
+    expect(panel.locator(".orders")).to_contain_text("该顾客暂无订单")  # the orders tab, with no shop data
 
     # A second page on the same shopper (alice's other window) follows every change live.
     other_context, watcher = signed_in(browser, inbox, "alice")

@@ -98,7 +98,8 @@ def post_outreach():
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
         raise invalid(f"text must be 1 to {MAX_TEXT} characters")
     agent = current_agent()
-    customer = db.session().get(Customer, customer_id) if isinstance(customer_id, int) else None
+    known = isinstance(customer_id, int) and not isinstance(customer_id, bool) and 0 < customer_id < 2**63
+    customer = db.session().get(Customer, customer_id) if known else None
     if customer is None or customer.shop_id != agent.shop_id:
         raise not_found("no such shopper")
     try:

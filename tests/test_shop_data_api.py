@@ -149,3 +149,14 @@ def test_coupons_valid_now_and_hot_products_for_agents(app, client, shop):
     hot = client.get("/api/v1/products/hot", headers=alice).get_json()["items"]
     assert [(p["id"], p["sold"]) for p in hot] == [("p-shirt", 7), ("p-dress", 4)]
     assert COUPONS[1]["id"] not in {c["id"] for c in client.get("/api/v1/coupons", headers=alice).get_json()["items"]}
+
+
+def test_the_hot_list_shows_a_product_as_it_is_now(app, client, shop):
+    key = api_key(app)
+    load(client, key, [order("N-1")])
+    alice = login(client)
+    assert client.get("/api/v1/products/hot", headers=alice).get_json()["items"][0]["price"] == "199.00"
+    client.put("/api/v1/shop-data/products", headers=key, json={"items": [{**PRODUCTS[0], "price": 99}]})
+    assert client.get("/api/v1/products/hot", headers=alice).get_json()["items"][0]["price"] == "99.00"
+    client.put("/api/v1/shop-data/products", headers=key, json={"items": [{**PRODUCTS[0], "on_sale": False}]})
+    assert [p["id"] for p in client.get("/api/v1/products/hot", headers=alice).get_json()["items"]] == ["p-shirt"]

@@ -26,6 +26,23 @@ export function isCard(m) {
   return Boolean(CARD_KINDS[m.type] && m.media);
 }
 
+// An outreach notice sent outside WeChat's 48-hour window (type "template"): an Official
+// Account template message, or a Mini Program subscribe message (it opens a page). The agent's
+// words on top, then the template's fields as the shopper's notice lists them, and a caption.
+export function templateBody(m) {
+  const t = m.media || {};
+  const fields = Object.entries(t.data || {});
+  const where = t.page || t.url || "";
+  return el("span", { class: "template-card", "data-template-id": t.template_id || "" },
+    el("span", { class: "template-words" }, m.text || ""),
+    fields.length ? el("dl", { class: "template-fields" },
+                       ...fields.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, typeof v === "object" && v ? v.value : v)]))
+      : "",
+    where ? el("small", { class: "template-link", title: where }, `${t.page ? "打开页面" : "链接"} ${where}`) : "",
+    el("span", { class: "card-form", "data-card-form": "template" },
+       t.page ? "以模板消息发送（小程序订阅消息）" : "以模板消息发送"));
+}
+
 // The bubble's content for a card message M.
 export function cardBody(m) {
   const c = m.media;

@@ -2,7 +2,7 @@
 // messages as they happen — each agent, robot and system message with its delivery state
 // (发送中 / 已发送 / 失败 with the reason in plain words, and a retry where one can work).
 
-import { cardBody, isCard } from "./cards.js";
+import { cardBody, isCard, templateBody } from "./cards.js";
 import { el, shopperName, time } from "./dom.js";
 
 const STATE_WORDS = { bot: "机器人接待中", queued: "排队中", active: "接待中", waiting: "留言", ended: "已结束" };
@@ -120,7 +120,8 @@ export class ChatPane {
     if (m.delivery && m.delivery.state === "unknown") attrs["data-delivery-state"] = "unknown";
     const who = from === "agent" ? (m.agent ? m.agent.name : "客服") : from === "bot" ? "机器人" : from === "system" ? "系统通知" : "";
     return el("div", attrs,
-      el("div", { class: isCard(m) ? `bubble card form-${m.media.form || "text"}` : "bubble" }, this.body(m)),
+      el("div", { class: isCard(m) ? `bubble card form-${m.media.form || "text"}` : m.type === "template" ? "bubble card template" : "bubble" },
+         this.body(m)),
       el("div", { class: "meta" }, who ? `${who} · ` : "", time(m.created_at),
          delivery ? el("span", { class: `delivery ${delivery.attr}`, title: delivery.reason || "" }, " · ", delivery.words) : "",
          delivery && delivery.reason ? el("span", { class: "reason" }, delivery.reason) : "",
@@ -129,6 +130,7 @@ export class ChatPane {
 
   body(m) {
     if (isCard(m)) return cardBody(m);
+    if (m.type === "template") return templateBody(m);
     if (m.type === "image") {
       const src = m.media_url;
       if (src) return el("a", { href: src, target: "_blank", rel: "noopener" }, el("img", { src, alt: "图片", loading: "lazy" }));

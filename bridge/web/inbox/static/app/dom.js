@@ -37,7 +37,8 @@ export function shopperName(customer) {
 
 const KIND_WORDS = { image: "[图片]", voice: "[语音]", video: "[视频]", shortvideo: "[小视频]",
                      location: "[位置]", link: "[链接]", event: "[事件]", miniprogrampage: "[小程序卡片]",
-                     product: "[商品]", coupon: "[优惠券]", order: "[订单]", unknown: "[消息]" };
+                     product: "[商品]", coupon: "[优惠券]", order: "[订单]", template: "[模板消息]",
+                     unknown: "[消息]" };
 
 // What agents call a channel kind.
 export const CHANNEL_WORDS = { wechat_oa: "公众号", wechat_mp: "小程序", widget: "网页" };

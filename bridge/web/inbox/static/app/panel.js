@@ -1,10 +1,12 @@
 // The shopper panel beside the chat, in tabs: 顾客 — channel and entry context, first and last
-// seen, the exclusive agent, tags (the shop's vocabulary), notes (several, by agent,
-// timestamped), the conversations this shopper had with the shop; 订单, 商品 and 优惠券 — the
+// seen, 拉黑 (blocks.js), the same shopper on the shop's other channels (同一顾客), the exclusive
+// agent, tags (the shop's vocabulary), notes (several, by agent, timestamped), the
+// conversations this shopper had with the shop (on every channel); 订单, 商品 and 优惠券 — the
 // shop's data, to read and to send as cards (shop.js).
 
 import { api } from "./api.js";
-import { el, time, CHANNEL_WORDS } from "./dom.js";
+import { blockSection } from "./blocks.js";
+import { el, time, shopperName, CHANNEL_WORDS } from "./dom.js";
 import { ShopData } from "./shop.js";
 
 const TABS = [["customer", "顾客"], ["orders", "订单"], ["products", "商品"], ["coupons", "优惠券"]];
@@ -75,9 +77,13 @@ export class ShopperPanel {
     const typed = same ? {
       note: this.root.querySelector("textarea[name=note]")?.value || "",
       tag: this.root.querySelector("input[name=tag]")?.value || "",
-      focus: document.activeElement && this.customerPane.contains(document.activeElement) ? document.activeElement.name : null,
+      focus: document.activeElement && this.customerPane.contains(document.activeElement) && document.activeElement.name
+        ? document.activeElement.name : null,
     } : {};
-    if (!same) this.choice = undefined;
+    if (!same) {
+      this.choice = undefined;
+      this.blocking = { open: false, reason: "" }; // the 拉黑 form, open or not, across redraws
+    }
     this.render(customer, notes.items, tags.items, history.items);
     this.rendered = id;
     for (const name of ["note", "tag"]) {
@@ -108,8 +114,14 @@ export class ShopperPanel {
       ["专属客服", customer && customer.exclusive_agent ? customer.exclusive_agent.name : "未设置"],
     ];
     const own = new Set(((customer && customer.tags) || []).map((t) => t.id));
+    const block = blockSection(customer, this.me, this.blocking, () => this.refresh());
+    const blocked = Boolean(customer && customer.blocked);
+    const several = Boolean(customer && customer.linked && customer.linked.length);
     this.customerPane.replaceChildren(
+      blocked ? block : "", // a blocked shopper says so first
       el("dl", { class: "facts" }, ...fields.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
+      blocked ? "" : block,
+      linkedSection(customer),
       this.exclusive(customer),
       el("section", { class: "tags" }, el("h3", {}, "标签"),
          el("div", { class: "chips" }, ...shopTags.map((tag) => el("button", {
@@ -125,6 +137,7 @@ export class ShopperPanel {
       el("section", { class: "history" }, el("h3", {}, `历史会话（${history.length}）`),
          el("ul", {}, ...history.map((h) => el("li", {},
            el("button", { type: "button", class: "link", onclick: () => this.openConversation(h.id) },
+              several && h.channel ? `${CHANNEL_WORDS[h.channel.kind] || h.channel.kind} · ` : "", // whose channel, once linked
               `${time(h.created_at)} · ${h.agent ? h.agent.name : "机器人"} · ${h.state === "ended" ? "已结束" : "进行中"}`))))),
     );
   }
@@ -179,4 +192,16 @@ export class ShopperPanel {
     }
     this.refresh();
   }
+}
+
+// 同一顾客: the shopper's ids on the shop's other channels, as the shop linked them (one person:
+// the history, notes, tags and orders here are theirs on every channel).
+function linkedSection(customer) {
+  const linked = (customer && customer.linked) || [];
+  if (!linked.length) return "";
+  return el("section", { class: "linked" }, el("h3", {}, `同一顾客（${linked.length + 1} 个渠道）`),
+    el("ul", {}, ...linked.map((c) => el("li", { "data-customer-id": String(c.id) },
+      el("span", { class: "channel-word", title: c.channel.key }, CHANNEL_WORDS[c.channel.kind] || c.channel.kind),
+      el("span", { class: "linked-id", title: c.external_id }, c.nickname ? `${shopperName(c)}（${c.external_id}）` : c.external_id),
+      el("small", {}, c.last_seen_at ? `最近 ${time(c.last_seen_at)}` : "未咨询过")))));
 }

@@ -9,6 +9,7 @@ import { el, shopperName, messagePreview } from "./dom.js";
 import { ConversationList } from "./list.js";
 import { connect } from "./live.js";
 import { Notifier } from "./notify.js";
+import { listActions } from "./outreach.js";
 import { ShopperPanel } from "./panel.js";
 import { phraseManager } from "./phrases.js";
 import { Replies } from "./replies.js";
@@ -29,6 +30,18 @@ document.body.prepend(banner);
 
 const notifier = new Notifier(barSlot, me, document.title);
 const agentBar = new AgentBar(barSlot, me, (patch) => updateMe(patch));
+const outreached = new Set(); // conversations this agent opened by writing first: no 新顾客接入 for them
+let reaching = false;
+listActions(barSlot, me, {
+  busy: (on) => (reaching = on),
+  opened: (done) => {
+    outreached.add(done.conversation_id);
+    list.show("mine");
+    openConversation(done.conversation_id);
+    toast(done.how === "template" ? "已以模板消息通知顾客" : "已发起会话");
+  },
+  unblocked: (customerId) => panel.customerId === customerId && panel.refresh(),
+});
 const list = new ConversationList(listSlot, inbox, { onOpen: (id) => openConversation(id), onSearch: (q) => searchHistory(q) });
 const chat = new ChatPane(document.getElementById("chat"), inbox, {
   accept: (row) => act(row, "accept", "已接入"),
@@ -202,7 +215,7 @@ function onEvent(type, event) {
     }
     const nowMine = c.state === "active" && c.agent && c.agent.username === me.username;
     const wasMine = before && before.state === "active" && before.agent && before.agent.username === me.username;
-    if (nowMine && !wasMine) {
+    if (nowMine && !wasMine && !reaching && !outreached.has(c.id)) {
       notifier.tell("新顾客接入", shopperName(c.customer), () => openConversation(c.id));
     }
   } else if (type === "agent.updated" && event.agent.username === me.username) {

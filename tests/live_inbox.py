@@ -52,6 +52,12 @@ def serving(app: Flask) -> Iterator[str]:
     try:
         yield app.base
     finally:
+        server.shutdown()  # no request enqueues more
         jobs.stopped.set()
-        jobs.join(5)
-        server.shutdown()
+        # Wait for the worker to be gone, however long its last burst takes on a busy machine:
+        # once this test's Redis database is released, the next test may lease the same one,
+        # and a worker still running would take that test's jobs (its routing, say) and run
+        # them against this test's app — the shopper would never be routed.
+        jobs.join(120)
+        if jobs.is_alive():
+            raise RuntimeError("the test's job worker did not stop within 120 s")

@@ -412,7 +412,7 @@ def explain(url: str, shop_id: int, slow_query: str, now) -> dict[str, str]:
 
     plans = {}
     for label, call in ((f"search {slow_query!r}", lambda s: read.search(s, shop_id, slow_query)),
-                        ("hot (30 days of order lines)", lambda s: read.hot(s, shop_id, now))):
+                        ("hot (30 days of order lines)", lambda s: read.sold(s, shop_id, now))):
         with Session(engine) as session:
             sent.clear()
             call(session)

@@ -216,14 +216,14 @@ def load(url: str, shop_id: int, channel_id: int, channel_key: str, n_products: 
     stamp = _ts(now)
     p = Copier(url, "products", ("shop_id", "product_id", "title", "price_cents", "image", "url", "category",
                                  "page_path", "on_sale", "updated_at"))
-    t = Copier(url, "product_terms", ("shop_id", "term", "product_id"))
+    t = Copier(url, "product_terms", ("shop_id", "term", "product_id", "on_sale"))
     for row in catalogue:
         pid = row["id"]
         p.add(shop, pid, row["title"], str(row["price_cents"]), f"https://img.example.com/{pid}.jpg",
               f"https://shop.example.com/item/{pid}", row["category"], f"pages/item/item?id={pid}",
               "t" if row["on_sale"] else "f", stamp)
         for term in sorted(title_terms(row["title"])):
-            t.add(shop, term, pid)
+            t.add(shop, term, pid, "t" if row["on_sale"] else "f")
     out["products"], out["product_terms"] = p.close(), t.close()
     out["products_seconds"] = time.monotonic() - t0
     say(f"products: {out['products']:,} rows, {out['product_terms']:,} terms in {out['products_seconds']:.0f}s")

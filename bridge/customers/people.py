@@ -115,9 +115,18 @@ def person_of(session: Session, customer: Customer) -> Person | None:
     return _people(session, customer.shop_id, [customer], _kinds(session, customer.shop_id)).get(customer.id)
 
 
-def linked_many(session: Session, shop_id: int, customers: Sequence[Customer]) -> dict[int, list[Customer]]:
+def identity(session: Session, customer: Customer) -> tuple[list[Customer], Person | None, dict[int, str]]:
+    """(the linked rows, CUSTOMER first; the person, if any; the shop's channel kinds by id), read once."""
+    kinds = _kinds(session, customer.shop_id)
+    person = _people(session, customer.shop_id, [customer], kinds).get(customer.id)
+    rows = linked_many(session, customer.shop_id, [customer], kinds)[customer.id] if person else [customer]
+    return rows, person, kinds
+
+
+def linked_many(session: Session, shop_id: int, customers: Sequence[Customer],
+                kinds: Mapping[int, str] | None = None) -> dict[int, list[Customer]]:
     """Each customer's linked rows, by customer id: a few queries for the whole list."""
-    kinds = _kinds(session, shop_id)
+    kinds = kinds if kinds is not None else _kinds(session, shop_id)
     people = _people(session, shop_id, customers, kinds)
     out: dict[int, list[Customer]] = {c.id: [c] for c in customers}
     if not people:

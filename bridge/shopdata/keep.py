@@ -47,7 +47,7 @@ def _products(session: Session, shop_id: int, rows: list[dict], channels: Mappin
     ids = [r["id"] for r in rows]
     for part in _chunks(ids):
         session.execute(delete(ProductTerm).where(ProductTerm.shop_id == shop_id, ProductTerm.product_id.in_(part)))
-    index = [{"shop_id": shop_id, "term": term, "product_id": r["id"]}
+    index = [{"shop_id": shop_id, "term": term, "product_id": r["id"], "on_sale": r["on_sale"]}
              for r in rows for term in sorted(terms.title_terms(r["title"]))]
     _insert(session, ProductTerm, index)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bridge.models import Base, BigId, utcnow
@@ -48,10 +48,13 @@ class ProductTerm(Base):
     """The search index of product titles (bridge/shopdata/terms.py): one row per term of a title."""
 
     __tablename__ = "product_terms"
-    __table_args__ = (Index("ix_product_terms_product", "shop_id", "product_id"),)
+    __table_args__ = (Index("ix_product_terms_product", "shop_id", "product_id"),
+                      Index("ix_product_terms_ranked", "shop_id", "term", "on_sale", "product_id"))
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), primary_key=True)
     term: Mapped[str] = mapped_column(String(32), primary_key=True)
     product_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The product's, copied: search ranks a term's products from this index alone (read.search).
+    on_sale: Mapped[bool] = mapped_column(Boolean, server_default=true())
 
 
 class Order(Base):

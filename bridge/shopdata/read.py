@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import case, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from bridge.models import Customer
@@ -48,8 +48,9 @@ def orders_of(session: Session, shop_id: int, buyers: Sequence[Buyer], limit: in
     if not numbers:
         return []
     rows: list[Order] = []
-    for part in _chunks(sorted(numbers)):
-        rows += session.scalars(select(Order).where(Order.shop_id == shop_id, Order.number.in_(part)))
+    for part in _chunks(sorted(numbers)):  # each part's newest LIMIT: only those are read whole
+        rows += session.scalars(select(Order).where(Order.shop_id == shop_id, Order.number.in_(part))
+                                .order_by(Order.created_at.desc(), Order.number.desc()).limit(limit))
     rows.sort(key=lambda o: (o.created_at, o.number), reverse=True)
     return rows[:limit]
 
@@ -84,30 +85,42 @@ def products_by_id(session: Session, shop_id: int, ids: Iterable[str]) -> dict[s
 
 
 def search(session: Session, shop_id: int, query: str, limit: int = 20) -> list[Product]:
-    """Products whose titles hold enough of the query's terms (terms.py), the best matches
-    first, then those on sale, then by title."""
+    """Products whose titles hold enough of the query's terms (terms.py): the best matches first,
+    then those on sale, then the newest ids. Ranked from the term index alone (product_terms
+    carries on_sale), and only the LIMIT found are read: a common term matches tens of thousands."""
     wanted = terms.query_terms(query)
     if not wanted:
         return []
-    hits = (select(ProductTerm.product_id, func.count().label("hits"))
+    if len(wanted) == 1:  # one term: the index hands the ranking over in its order
+        ids = list(session.scalars(
+            select(ProductTerm.product_id).where(ProductTerm.shop_id == shop_id, ProductTerm.term == wanted[0])
+            .order_by(ProductTerm.on_sale.desc(), ProductTerm.product_id.desc()).limit(limit)))
+    else:
+        hits, sale = func.count(), func.max(case((ProductTerm.on_sale, 1), else_=0))
+        ids = list(session.scalars(
+            select(ProductTerm.product_id)
             .where(ProductTerm.shop_id == shop_id, ProductTerm.term.in_(wanted))
-            .group_by(ProductTerm.product_id)
-            .having(func.count() >= terms.needed(wanted)).subquery())
-    return list(session.scalars(
-        select(Product).join(hits, (Product.shop_id == shop_id) & (Product.product_id == hits.c.product_id))
-        .order_by(hits.c.hits.desc(), Product.on_sale.desc(), Product.title, Product.product_id).limit(limit)))
+            .group_by(ProductTerm.product_id).having(hits >= terms.needed(wanted))
+            .order_by(hits.desc(), sale.desc(), ProductTerm.product_id.desc()).limit(limit)))
+    products = products_by_id(session, shop_id, ids)
+    return [products[pid] for pid in ids if pid in products]
 
 
-def hot(session: Session, shop_id: int, now: datetime, limit: int = 10) -> list[tuple[Product, int]]:
-    """The products most ordered (by quantity) in the last 30 days, on sale ones only."""
-    counted = session.execute(
+def sold(session: Session, shop_id: int, now: datetime, limit: int = 30) -> list[tuple[str, int]]:
+    """(product id, quantity) of the products most ordered in the last 30 days: the count the
+    hot list keeps for a few minutes (hotcache.py), as it reads every order line of the month."""
+    return [(pid, int(n)) for pid, n in session.execute(
         select(OrderLine.product_id, func.sum(OrderLine.quantity).label("sold"))
         .where(OrderLine.shop_id == shop_id, OrderLine.ordered_at >= now - timedelta(days=HOT_DAYS))
         .group_by(OrderLine.product_id).order_by(func.sum(OrderLine.quantity).desc(), OrderLine.product_id)
-        .limit(limit * 3)).all()
+        .limit(limit))]
+
+
+def hot(session: Session, shop_id: int, counted: Sequence[tuple[str, int]],
+        limit: int = 10) -> list[tuple[Product, int]]:
+    """The hot list from COUNTED (sold): the products as they are now, those on sale only."""
     products = products_by_id(session, shop_id, [pid for pid, _ in counted])
-    return [(products[pid], int(sold)) for pid, sold in counted
-            if pid in products and products[pid].on_sale][:limit]
+    return [(products[pid], n) for pid, n in counted if pid in products and products[pid].on_sale][:limit]
 
 
 def coupons_valid(session: Session, shop_id: int, now: datetime, limit: int = 50) -> list[Coupon]:

@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import select
 
 from bridge.channels import registry
 from bridge.customers import people
 from bridge.infra import db
-from bridge.models import Channel, Conversation, Customer
+from bridge.models import Conversation, Customer
 from bridge.shapes import iso
 from bridge.shopdata import cards, hotcache, read
 from bridge.shopdata.models import Coupon, Product
@@ -31,10 +30,8 @@ def _buyers(c: Conversation) -> list[read.Buyer]:
     """Who the conversation's shopper is, as orders name buyers: on each channel linked to them,
     and by the ids the shop linked them with (customers/people.py)."""
     session = db.session()
-    customer = session.get(Customer, c.customer_id)
-    kinds = {ch.id: ch.kind for ch in session.scalars(select(Channel).where(Channel.shop_id == c.shop_id))}
-    buyers = [read.buyer_of(row, kinds[row.channel_id]) for row in people.linked(session, customer)]
-    person = people.person_of(session, customer)
+    rows, person, kinds = people.identity(session, session.get(Customer, c.customer_id))
+    buyers = [read.buyer_of(row, kinds[row.channel_id]) for row in rows]
     if person is not None and (person.user_id or person.unionid):
         buyers.append(read.Buyer(None, None, person.user_id, person.unionid))
     return buyers
@@ -76,13 +73,11 @@ def products():
 @bp.get("/products/hot")
 @login_required
 def hot_products():
-    """The products most ordered in the last 30 days (counted every few minutes)."""
-    shop_id = current_agent().shop_id
-
-    def count() -> list[dict[str, Any]]:
-        return [{**product_json(p), "sold": sold} for p, sold in read.hot(db.session(), shop_id, conversations.now())]
-
-    return jsonify({"items": hotcache.get(current_app.extensions["redis"], shop_id, count)})
+    """The products most ordered in the last 30 days (counted every few minutes; each shown as it is now)."""
+    shop_id, session = current_agent().shop_id, db.session()
+    counted = hotcache.get(current_app.extensions["redis"], shop_id,
+                           lambda: read.sold(session, shop_id, conversations.now()))
+    return jsonify({"items": [{**product_json(p), "sold": n} for p, n in read.hot(session, shop_id, counted)]})
 
 
 @bp.get("/coupons")

@@ -73,7 +73,7 @@ def put_rows(kind: str):
     session = db.session()
     count = keep.upsert(session, g.shop_id, kind, checked, channels, _now())
     session.commit()
-    if kind != "coupons":  # the hot list counts orders and shows products as they are
+    if kind == "orders":  # the hot list's counts (its products are read fresh)
         hotcache.forget(current_app.extensions["redis"], g.shop_id)
     return jsonify({"upserted": count})
 
@@ -86,7 +86,7 @@ def delete_row(kind: str, id_: str):
         session.rollback()
         raise APIError(404, "not_found", f"this shop has no {kind[:-1]} {id_!r}")
     session.commit()
-    if kind != "coupons":  # the hot list counts orders and shows products as they are
+    if kind == "orders":  # the hot list's counts (its products are read fresh)
         hotcache.forget(current_app.extensions["redis"], g.shop_id)
     return "", 204
 

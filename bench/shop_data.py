@@ -189,24 +189,16 @@ def measure_search(base: str, http: requests.Session, qs: list[tuple[str, str]],
             "empty": sum(1 for q in hits.values() if q == 0), "queries": len(times)}
 
 
-PANEL = ("orders", "viewed", "hot", "coupons")
-
-
-def panel_paths(conversation_id: int) -> dict[str, str]:
-    return {"orders": f"/api/v1/conversations/{conversation_id}/orders",
-            "viewed": f"/api/v1/conversations/{conversation_id}/viewed",
-            "hot": "/api/v1/products/hot", "coupons": "/api/v1/coupons"}
+PANEL = ("shop-panel",)
 
 
 def panel_once(base: str, sessions: list[requests.Session], pool: ThreadPoolExecutor,
                conversation_id: int) -> tuple[float, dict[str, float], int]:
-    """The four calls at once, as shop.js makes them (Promise.all): the wall time, each call's."""
-    paths = panel_paths(conversation_id)
+    """The panel as shop.js loads it: one call, GET …/shop-panel (orders, views, hot, coupons)."""
     t0 = time.perf_counter()
-    futures = {name: pool.submit(timed, sessions[i], "GET", base + paths[name]) for i, name in enumerate(PANEL)}
-    calls = {name: f.result() for name, f in futures.items()}
+    ms, resp = timed(sessions[0], "GET", f"{base}/api/v1/conversations/{conversation_id}/shop-panel")
     wall = (time.perf_counter() - t0) * 1e3
-    return wall, {name: ms for name, (ms, _) in calls.items()}, len(calls["orders"][1].json()["items"])
+    return wall, {"shop-panel": ms}, len(resp.json()["orders"])
 
 
 def measure_panel(base: str, sessions: list[requests.Session], pool: ThreadPoolExecutor,
@@ -580,7 +572,7 @@ def report(r: dict) -> None:
         line(f"  {kind}", s)
     for name, key in (("the 200-order shopper", "panel_heavy"), ("typical shoppers", "panel_typical")):
         P = r[key]
-        line(f"panel load, {name} (4 calls at once)", P["wall"], True)
+        line(f"panel load, {name} (GET …/shop-panel)", P["wall"], True)
         for call, s in P["calls"].items():
             line(f"  {call}", s)
     line("orders alone, the 200-order shopper (limit 50)", r["orders_heavy_alone"])

@@ -63,6 +63,7 @@ SHOP_DATA_CASES: dict[tuple[str, str], list[Case]] = {
     ("/api/v1/conversations/<conversation_id>/orders", "GET"): [
         *TOKENS, *id_cases(*CONVERSATION), Case("limit of 0", 400, query={"limit": "0"}),
         Case("limit in other digits", 400, query={"limit": "５"})],
+    ("/api/v1/conversations/<conversation_id>/shop-panel", "GET"): [*TOKENS, *id_cases(*CONVERSATION)],
     ("/api/v1/conversations/<conversation_id>/viewed", "GET"): [
         *TOKENS, *id_cases(*CONVERSATION), Case("limit of 51", 400, query={"limit": "51"})],
     ("/api/v1/products", "GET"): [*TOKENS, Case("q of 65", 422, query={"q": "q" * 65}),

@@ -106,3 +106,16 @@ def test_the_shoppers_orders_newest_first_with_their_items_named(app, client, ch
                                      "image": "https://shop.example/dress.png", "quantity": 2, "price": "199.00"}
     assert (orders[0]["state_text"], orders[0]["amount"], orders[0]["logistics"]) == (
         "已发货", "527.00", {"company": "顺丰", "tracking_number": "SF100"})
+
+
+def test_the_panel_in_one_call_is_the_four_lists(app, client, chat):
+    alice, cid, _ = chat
+    panel = client.get(f"/api/v1/conversations/{cid}/shop-panel", headers=alice).get_json()
+    assert panel["orders"] == client.get(f"/api/v1/conversations/{cid}/orders", headers=alice).get_json()["items"]
+    assert panel["viewed"] == client.get(f"/api/v1/conversations/{cid}/viewed", headers=alice).get_json()["items"]
+    assert panel["hot"] == client.get("/api/v1/products/hot", headers=alice).get_json()["items"]
+    assert panel["coupons"] == client.get("/api/v1/coupons", headers=alice).get_json()["items"]
+    assert [o["number"] for o in panel["orders"]] == ["N-1"] and [c["id"] for c in panel["coupons"]] == ["c-20"]
+    assert client.get(f"/api/v1/conversations/{cid}/shop-panel", headers=login(client, "mallory", shop="other")
+                      ).status_code == 404
+

@@ -26,15 +26,28 @@ bp = Blueprint("catalogue", __name__)
 MAX_QUERY = 64
 
 
-def _buyers(c: Conversation) -> list[read.Buyer]:
-    """Who the conversation's shopper is, as orders name buyers: on each channel linked to them,
-    and by the ids the shop linked them with (customers/people.py)."""
+def _identity(c: Conversation) -> tuple[list[Customer], list[read.Buyer]]:
+    """The conversation's shopper as rows linked to them (customers/people.py), and as orders name
+    buyers: on each of those channels, and by the ids the shop linked them with."""
     session = db.session()
     rows, person, kinds = people.identity(session, session.get(Customer, c.customer_id))
     buyers = [read.buyer_of(row, kinds[row.channel_id]) for row in rows]
     if person is not None and (person.user_id or person.unionid):
         buyers.append(read.Buyer(None, None, person.user_id, person.unionid))
-    return buyers
+    return rows, buyers
+
+
+@bp.get("/conversations/<id:conversation_id>/shop-panel")
+@login_required
+def shop_panel(conversation_id: int):
+    """The panel beside the chat in one call (what opening a conversation shows): the shopper's
+    orders and recent views, the hot products and the valid coupons — one login check, one look
+    at who the shopper is, instead of four requests queueing for the same workers."""
+    c = visible(conversation_id)
+    session = db.session()
+    rows, buyers = _identity(c)
+    return jsonify({"orders": _orders(c, buyers, 50), "viewed": _viewed(c, [r.id for r in rows], 10),
+                    "hot": _hot(session, c.shop_id), "coupons": _coupons(c.shop_id)})
 
 
 @bp.get("/conversations/<id:conversation_id>/orders")
@@ -42,10 +55,7 @@ def _buyers(c: Conversation) -> list[read.Buyer]:
 def conversation_orders(conversation_id: int):
     """The shopper's orders, newest first, with their items named."""
     c = visible(conversation_id)
-    session = db.session()
-    orders = read.orders_of(session, c.shop_id, _buyers(c), limit=int_arg("limit", 50, 1, 200))
-    products = read.products_by_id(session, c.shop_id, [i["product_id"] for o in orders for i in o.items])
-    return jsonify({"items": [order_json(o, products) for o in orders]})
+    return jsonify({"items": _orders(c, _identity(c)[1], int_arg("limit", 50, 1, 200))})
 
 
 @bp.get("/conversations/<id:conversation_id>/viewed")
@@ -53,10 +63,7 @@ def conversation_orders(conversation_id: int):
 def conversation_viewed(conversation_id: int):
     """The products the shopper looked at last (the widget's `viewed`, the shop's reports), newest first."""
     c = visible(conversation_id)
-    session = db.session()
-    linked = [row.id for row in people.linked(session, session.get(Customer, c.customer_id))]
-    seen = read.viewed(session, c.shop_id, linked, limit=int_arg("limit", 10, 1, 50))
-    return jsonify({"items": [{**product_json(p), "viewed_at": iso(at)} for p, at in seen]})
+    return jsonify({"items": _viewed(c, [r.id for r in _identity(c)[0]], int_arg("limit", 10, 1, 50))})
 
 
 @bp.get("/products")
@@ -74,18 +81,36 @@ def products():
 @login_required
 def hot_products():
     """The products most ordered in the last 30 days (counted every few minutes; each shown as it is now)."""
-    shop_id, session = current_agent().shop_id, db.session()
-    counted = hotcache.get(current_app.extensions["redis"], shop_id,
-                           lambda: read.sold(session, shop_id, conversations.now()))
-    return jsonify({"items": [{**product_json(p), "sold": n} for p, n in read.hot(session, shop_id, counted)]})
+    return jsonify({"items": _hot(db.session(), current_agent().shop_id)})
 
 
 @bp.get("/coupons")
 @login_required
 def coupons():
     """The shop's coupons still valid, the soonest to expire first."""
-    found = read.coupons_valid(db.session(), current_agent().shop_id, conversations.now())
-    return jsonify({"items": [coupon_json(c) for c in found]})
+    return jsonify({"items": _coupons(current_agent().shop_id)})
+
+
+def _orders(c: Conversation, buyers: list[read.Buyer], limit: int) -> list[dict[str, Any]]:
+    session = db.session()
+    orders = read.orders_of(session, c.shop_id, buyers, limit=limit)
+    products = read.products_by_id(session, c.shop_id, [i["product_id"] for o in orders for i in o.items])
+    return [order_json(o, products) for o in orders]
+
+
+def _viewed(c: Conversation, customer_ids: list[int], limit: int) -> list[dict[str, Any]]:
+    seen = read.viewed(db.session(), c.shop_id, customer_ids, limit=limit)
+    return [{**product_json(p), "viewed_at": iso(at)} for p, at in seen]
+
+
+def _hot(session, shop_id: int) -> list[dict[str, Any]]:
+    counted = hotcache.get(current_app.extensions["redis"], shop_id,
+                           lambda: read.sold(session, shop_id, conversations.now()))
+    return [{**product_json(p), "sold": n} for p, n in read.hot(session, shop_id, counted)]
+
+
+def _coupons(shop_id: int) -> list[dict[str, Any]]:
+    return [coupon_json(c) for c in read.coupons_valid(db.session(), shop_id, conversations.now())]
 
 
 ID_FIELD = {"product": "product_id", "coupon": "coupon_id", "order": "order_number"}
@@ -116,7 +141,7 @@ def card_of(c: Conversation, kind: str, body: dict[str, Any]) -> tuple[str, dict
             raise APIError(409, "conflict", f"the coupon {id_!r} expired")
         card = cards.coupon_card(coupon, c.channel.shop.timezone)
     else:
-        order = next((o for o in read.orders_of(session, c.shop_id, _buyers(c), limit=10_000) if o.number == id_),
+        order = next((o for o in read.orders_of(session, c.shop_id, _identity(c)[1], limit=10_000) if o.number == id_),
                      None)
         if order is None:
             raise not_found(f"the shopper has no order {id_!r}")

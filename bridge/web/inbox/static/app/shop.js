@@ -49,10 +49,11 @@ export class ShopData {
       for (const pane of [this.panes.orders, this.panes.coupons]) pane.replaceChildren(loading());
       this.found.replaceChildren(loading());
     }
-    const read = (path) => api("GET", path).then((r) => r.items, (err) => err);
-    const [orders, viewed, hot, coupons] = await Promise.all([
-      read(`/conversations/${conversationId}/orders`), read(`/conversations/${conversationId}/viewed`),
-      read("/products/hot"), read("/coupons")]);
+    // One call for the whole panel (orders, recent views, best sellers, coupons); a failure
+    // shows in each list as the error it is.
+    const panel = await api("GET", `/conversations/${conversationId}/shop-panel`).catch((err) => err);
+    const part = (name) => (panel instanceof Error ? panel : panel[name]);
+    const [orders, viewed, hot, coupons] = ["orders", "viewed", "hot", "coupons"].map(part);
     if (asked !== this.asked) return;
     this.renderOrders(orders);
     this.browsing = { viewed, hot };

@@ -25,8 +25,8 @@ from bridge.web.api import (
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Before the nested blueprints add their routes, which name it.
 bp.record_once(lambda state: state.app.url_map.converters.update(id=ids.RowId))
-for view in (auth, agents, blocks, catalogue, conversations, customers, replies, live, metrics, outbox, outreach, phrases, shop,
-             shop_data, stats):
+for view in (auth, agents, blocks, catalogue, conversations, customers, replies, live, metrics, outbox, outreach,
+             phrases, shop, shop_data, stats):
     bp.register_blueprint(view.bp)
 errors.register(bp)
 URL_SPACE = "/api"  # every URL here is the API's: one that names no call is answered in JSON too

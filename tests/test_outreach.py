@@ -148,3 +148,19 @@ def test_a_buyer_is_found_by_order_number_even_before_they_ever_wrote(app, clien
     [stale] = client.get("/api/v1/outreach/candidates", headers=alice, query_string={"q": "N-78"}).get_json()["items"]
     assert stale["how"] is None and stale["refused"]["code"] == "not_recent"
     assert client.get("/api/v1/outreach/candidates", headers=alice, query_string={"q": ""}).status_code == 422
+
+
+def test_a_shopper_waiting_in_the_queue_is_left_to_routing(app, client, reaching):
+    alice = reaching
+    customer_id = _ended_chat(app, client, alice, "o-queued")
+    client.patch("/api/v1/me", headers=alice, json={"status": "offline"})
+    post_acme(client, text_xml("o-queued", "还在吗"))  # taken for an answer to the rating card: a hint
+    post_acme(client, text_xml("o-queued", "有人吗"))  # nobody online: a leave-a-message, waiting
+    run_jobs(app)
+    client.patch("/api/v1/me", headers=login(client, "bob"), json={"status": "busy"})
+    resp = client.post("/api/v1/outreach", headers=alice, json={"customer_id": customer_id, "text": "您好"})
+    assert (resp.status_code, resp.get_json()["error"]["code"]) == (409, "waiting")
+    _age(app, customer_id, subscribed=False)
+    resp = client.post("/api/v1/outreach", headers=alice, json={"customer_id": customer_id, "text": "您好"})
+    assert resp.get_json()["error"]["code"] in ("not_subscribed", "waiting")
+

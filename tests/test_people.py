@@ -97,3 +97,25 @@ def test_links_merge_people_and_refuse_to_join_two_shoppers_the_shop_told_apart(
         assert resp.status_code == 422 and resp.get_json()["error"]["field"] == field, resp.get_json()
     with db.new_session(app) as session:
         assert [(p.user_id, p.unionid) for p in session.scalars(select(Person))] == [("A", "UN-1")]
+
+
+def test_a_block_follows_the_person_across_channels(app, client, web):
+    key = api_key(app)
+    client.put("/api/v1/shop-data/links", headers=key, json={"items": [LINK]})
+    alice = login(client)
+    client.patch("/api/v1/me", headers=alice, json={"status": "online"})
+    post_acme(client, text_xml("o-buyer", "加微信领红包"))
+    oa = _conversation_of(client, alice, "o-buyer")
+    assert client.put(f"/api/v1/customers/{oa['customer']['id']}/block", headers=alice,
+                      json={"reason": "广告"}).status_code == 200
+    write(client, user(client, "u1001"), "发货")  # the same person, on the web
+    run_jobs(app)
+    rows = client.get("/api/v1/conversations", headers=alice).get_json()["items"]
+    web_row = next(r for r in rows if r["customer"]["external_id"] == "u_u1001")
+    assert web_row["state"] == "bot"  # kept, not routed
+    said = client.get(f"/api/v1/conversations/{web_row['id']}/messages", headers=alice).get_json()["items"]
+    assert [m["sender"] for m in said] == ["customer"]  # and not answered by the keyword rule
+    assert client.get(f"/api/v1/customers/{web_row['customer']['id']}", headers=alice).get_json()["blocked"]
+    client.delete(f"/api/v1/customers/{oa['customer']['id']}/block", headers=alice)
+    assert client.get("/api/v1/blocks", headers=alice).get_json()["items"] == []
+

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from bridge.infra import db
 from bridge.shopdata.models import Order, OrderBuyer, Product, ProductTerm
 from tests.factories import login
-from tests.shop_data_kit import COUPONS, PRODUCTS, api_key, load, order
+from tests.shop_data_kit import COUPONS, PRODUCTS, api_key, load, order, when
 
 
 def _count(app, table) -> int:
@@ -160,3 +160,19 @@ def test_the_hot_list_shows_a_product_as_it_is_now(app, client, shop):
     assert client.get("/api/v1/products/hot", headers=alice).get_json()["items"][0]["price"] == "99.00"
     client.put("/api/v1/shop-data/products", headers=key, json={"items": [{**PRODUCTS[0], "on_sale": False}]})
     assert [p["id"] for p in client.get("/api/v1/products/hot", headers=alice).get_json()["items"]] == ["p-shirt"]
+
+
+def test_a_late_resend_of_an_older_order_never_undoes_a_newer_state(app, client, shop):
+    key = api_key(app)
+    shipped = {**order("N-1", state="shipped"), "updated_at": when(0.5)}
+    load(client, key, [shipped])
+    older = {**order("N-1", state="unshipped", openid="o-someone-else"), "updated_at": when(1)}
+    assert client.put("/api/v1/shop-data/orders", headers=key, json={"items": [older]}).status_code == 200
+    with db.new_session(app) as session:
+        kept = session.get(Order, (shop.id, "N-1"))
+        buyers = [b.openid for b in session.scalars(select(OrderBuyer))]
+    assert (kept.state, buyers) == ("shipped", ["o-buyer"])  # the row and its lookups as the newer one said
+    newer = {**order("N-1", state="completed"), "updated_at": when(0)}
+    client.put("/api/v1/shop-data/orders", headers=key, json={"items": [newer]})
+    with db.new_session(app) as session:
+        assert session.get(Order, (shop.id, "N-1")).state == "completed"

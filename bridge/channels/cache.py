@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from bridge.autoreply import Matcher, Rule
 from bridge.channels.contract import ChannelConfig
+from bridge.customers import people
 from bridge.customers.models import CustomerBlock
 from bridge.models import AutoReply, Channel, Customer, Shop
 
@@ -80,9 +81,10 @@ class ChannelCache:
         if hit and hit[0] > now:
             return hit[1]
         with sessions() as session:
-            found = frozenset((channel_id, external_id) for channel_id, external_id in session.execute(
-                select(Customer.channel_id, Customer.external_id)
-                .join(CustomerBlock, (CustomerBlock.shop_id == shop_id) & (CustomerBlock.customer_id == Customer.id))))
+            blocked = list(session.scalars(select(Customer).join(
+                CustomerBlock, (CustomerBlock.shop_id == shop_id) & (CustomerBlock.customer_id == Customer.id))))
+            # A blocked shopper is blocked on every channel the shop linked them on, written from yet or not.
+            found = frozenset(people.identities(session, shop_id, blocked)) if blocked else frozenset()
         with self._lock:
             self._blocked[shop_id] = (now + self.ttl, found)
         return found

@@ -9,6 +9,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bridge.conversations import lifecycle
+from bridge.conversations.assignment import lock_shop
+from bridge.customers import people
 from bridge.customers.models import CustomerBlock
 from bridge.models import OPEN_STATES, Agent, Conversation, Customer
 
@@ -20,20 +22,23 @@ def block_of(session: Session, customer: Customer) -> CustomerBlock | None:
 
 
 def block(session: Session, customer: Customer, agent: Agent, reason: str, now: datetime) -> CustomerBlock:
-    """Block CUSTOMER (committed); then their open conversation ends. Blocking again keeps the first block."""
-    found = block_of(session, customer)
-    if found is not None:
-        return found
-    found = CustomerBlock(shop_id=customer.shop_id, customer_id=customer.id, agent_id=agent.id, reason=reason,
-                          created_at=now)
-    session.add(found)
+    """Block CUSTOMER — on every channel the shop linked them on (customers/people.py) — committed
+    under the shop lock; then what they have open ends. Blocking again keeps the first block."""
+    lock_shop(session, customer.shop_id)
+    rows = people.linked(session, customer)
+    for row in rows:
+        if block_of(session, row) is None:
+            session.add(CustomerBlock(shop_id=row.shop_id, customer_id=row.id, agent_id=agent.id, reason=reason,
+                                      created_at=now))
     session.commit()
     for conversation_id in session.scalars(select(Conversation.id).where(
-            Conversation.customer_id == customer.id, Conversation.state.in_(OPEN_STATES))).all():
+            Conversation.customer_id.in_([r.id for r in rows]), Conversation.state.in_(OPEN_STATES))).all():
         lifecycle.end(session, conversation_id, now, reason="blocked")
-    return found
+    return block_of(session, customer)
 
 
 def unblock(session: Session, customer: Customer) -> None:
+    """Lift the block on CUSTOMER and on the rows linked to them."""
+    ids = [r.id for r in people.linked(session, customer)]
     session.execute(delete(CustomerBlock).where(CustomerBlock.shop_id == customer.shop_id,
-                                                CustomerBlock.customer_id == customer.id))
+                                                CustomerBlock.customer_id.in_(ids)))

@@ -101,6 +101,23 @@ def unlink(session: Session, shop_id: int, spec: Mapping[str, Any], channels: Ma
     return removed
 
 
+def identities(session: Session, shop_id: int, customers: Sequence[Customer]) -> set[tuple[int, str]]:
+    """Every (channel id, external id) the people of CUSTOMERS are known by — the rows that exist,
+    the openids the shop linked (a shopper who has not written there yet) and, for a person with
+    a user id, that user signed in on each widget channel — and the customers' own."""
+    found = {(c.channel_id, c.external_id) for c in customers}
+    kinds = _kinds(session, shop_id)
+    people = list({p.id: p for p in _people(session, shop_id, customers, kinds).values()}.values())
+    if not people:
+        return found
+    found.update((ch, ext) for ch, ext in session.execute(
+        select(PersonIdentity.channel_id, PersonIdentity.external_id).where(
+            PersonIdentity.shop_id == shop_id, PersonIdentity.person_id.in_([p.id for p in people]))))
+    widgets = [ch for ch, kind in kinds.items() if kind == "widget"]
+    found.update((ch, WIDGET_USER + p.user_id) for p in people if p.user_id for ch in widgets)
+    return found
+
+
 def shop_links(session: Session, shop_id: int) -> bool:
     """Whether the shop linked anyone: routing reads links only then."""
     return session.scalar(select(Person.id).where(Person.shop_id == shop_id).limit(1)) is not None

@@ -53,6 +53,8 @@ def way(session: Session, customer: Customer, channel: Channel, now: datetime) -
                                     "may be contacted first")
     if registry.get(channel.kind).capabilities.send_window is None:
         return "message"
+    if channel.kind == "wechat_oa" and customer.subscribed is False:
+        raise Refused("not_subscribed", "the shopper no longer follows the Official Account: it cannot write to them")
     if customer.window_expires_at is not None and customer.window_expires_at > now and customer.window_quota > 0:
         return "message"
     template = (channel.settings or {}).get("outreach_template")
@@ -87,6 +89,9 @@ def reach(session: Session, agent: Agent, customer: Customer, text: str, now: da
                                                              Conversation.state.in_(OPEN_STATES)))
     if conversation is not None and conversation.state == "active" and conversation.agent_id != agent.id:
         raise Refused("taken", f"{conversation.agent.name} is serving this shopper now")
+    if conversation is not None and conversation.state != "active":  # routing decides who takes them
+        raise Refused("waiting", f"the shopper has a conversation {conversation.state}: take it from the queue "
+                                 "instead (routing may keep it for their own agent)")
     if conversation is None or conversation.agent_id != agent.id:
         active = session.scalar(select(func.count()).select_from(Conversation).where(
             Conversation.agent_id == agent.id, Conversation.state == "active"))

@@ -61,7 +61,10 @@ def _orders(session: Session, shop_id: int, rows: list[dict], channels: Mapping[
                "logistics_company": r["logistics"].get("company") or None,
                "tracking_number": r["logistics"].get("tracking_number") or None,
                "created_at": r["created_at"], "updated_at": r["updated_at"]} for r in rows]
-    _upsert(session, Order, values, ("shop_id", "number"))
+    # An order is the shop's latest word on it: a row older than the one kept (updated_at) is
+    # passed over, so a late resend of "unshipped" never undoes "shipped".
+    written = _upsert(session, Order, values, ("shop_id", "number"), newer_only=True)
+    rows = [r for r in rows if r["number"] in written]
     _drop_order_lookups(session, shop_id, [r["number"] for r in rows])
     _insert(session, OrderBuyer, [
         {"shop_id": shop_id, "channel_id": channels[key], "openid": openid, "order_number": r["number"],
@@ -74,7 +77,7 @@ def _orders(session: Session, shop_id: int, rows: list[dict], channels: Mapping[
 
 
 def _drop_order_lookups(session: Session, shop_id: int, numbers: list[str]) -> None:
-    for part in _chunks(numbers):
+    for part in _chunks(sorted(numbers)):
         session.execute(delete(OrderBuyer).where(OrderBuyer.shop_id == shop_id, OrderBuyer.order_number.in_(part)))
         session.execute(delete(OrderLine).where(OrderLine.shop_id == shop_id, OrderLine.order_number.in_(part)))
 
@@ -90,11 +93,19 @@ def _insert_of(session: Session, table):
     return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
 
 
-def _upsert(session: Session, table, values: list[dict], keys: tuple[str, ...]) -> None:
+def _upsert(session: Session, table, values: list[dict], keys: tuple[str, ...], newer_only: bool = False) -> set:
+    """Insert or replace VALUES by KEYS; NEWER_ONLY: replace a row only with a later updated_at.
+    Rows go in key order, so two batches sharing rows lock them in the same order (no deadlock).
+    Returns the last key column of the rows written."""
+    values = sorted(values, key=lambda v: tuple(v[k] for k in keys))
+    written: set = set()
     for part in _chunks(values):
         statement = _insert_of(session, table)
         columns = {c: statement.excluded[c] for c in part[0] if c not in keys}
-        session.execute(statement.values(part).on_conflict_do_update(index_elements=list(keys), set_=columns))
+        where = (table.updated_at <= statement.excluded["updated_at"]) if newer_only else None
+        upsert = statement.values(part).on_conflict_do_update(index_elements=list(keys), set_=columns, where=where)
+        written.update(session.scalars(upsert.returning(getattr(table, keys[-1]))))
+    return written
 
 
 def _insert(session: Session, table, values: list[dict]) -> None:

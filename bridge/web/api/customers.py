@@ -42,7 +42,7 @@ def get_customer(customer_id: int):
         "first_seen_at": iso(c.created_at), "last_seen_at": iso(c.last_inbound_at),
         "exclusive_agent": person(exclusive),
         "tags": [_tag_json(t) for t in records.tags_of(session, c, [r.id for r in rows])],
-        "blocked": block_shape(blocks.block_of(session, c)),
+        "blocked": block_shape(next((b for b in (blocks.block_of(session, r) for r in rows) if b), None)),
         # The same person on other channels (customers/people.py): one history, notes and tags.
         "linked": [_linked_json(session, r) for r in rows[1:]],
     })

@@ -90,7 +90,8 @@ def _customer(session, shop_id: int, channel_id: int, openid: str) -> Customer:
 @login_required
 def post_outreach():
     """{"customer_id", "text"}: 201 {"conversation_id", "how", "message"}; a refusal is 409 whose
-    code names the rule (blocked, not_recent, window_closed, no_consent, taken, full, busy)."""
+    code names the rule (blocked, not_recent, window_closed, no_consent, not_subscribed, taken, waiting,
+    full, busy)."""
     body = json_body()
     if set(body) - {"customer_id", "text"}:
         raise invalid("the body is {\"customer_id\", \"text\"}")

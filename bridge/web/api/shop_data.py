@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
 
 from bridge.checks import REQUIRED, ConfigError, integer, mapping_of, obj, optional, string
+from bridge.conversations.assignment import lock_shop
 from bridge.customers import people
 from bridge.infra import db
 from bridge.models import Channel, Customer
@@ -146,6 +147,7 @@ def put_links():
     shop told apart (two user ids, two unionids) are 422 naming the row."""
     checked, channels = _checked("links")
     session, now = db.session(), _now()
+    lock_shop(session, g.shop_id)  # links of one shop are made one batch at a time: merges never cross
     for i, spec in enumerate(checked):
         try:
             people.link(session, g.shop_id, spec, channels, now)
@@ -163,6 +165,7 @@ def unlink():
     conversations, notes and tags stay as they were. 200 {"unlinked": n}."""
     checked, channels = _checked("links")
     session = db.session()
+    lock_shop(session, g.shop_id)
     removed = sum(people.unlink(session, g.shop_id, spec, channels) for spec in checked)
     session.commit()
     return jsonify({"unlinked": removed})

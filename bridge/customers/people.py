@@ -118,6 +118,20 @@ def identities(session: Session, shop_id: int, customers: Sequence[Customer]) ->
     return found
 
 
+def customers_named(session: Session, shop_id: int, openids: Mapping[str, str],
+                    user_id: str | None) -> list[Customer]:
+    """The customer rows a buyer's ids name as the shop sends them: openids by channel key (those
+    who wrote there), and the shop's user id signed in on any widget channel."""
+    channels = {ch.key: ch for ch in session.scalars(select(Channel).where(Channel.shop_id == shop_id))}
+    pairs = [(channels[key].id, openid) for key, openid in openids.items() if key in channels]
+    widgets = [ch.id for ch in channels.values() if ch.kind == "widget"]
+    clauses = [tuple_(Customer.channel_id, Customer.external_id).in_(pairs)] if pairs else []
+    if user_id and widgets:
+        clauses.append(Customer.channel_id.in_(widgets) & (Customer.external_id == WIDGET_USER + user_id))
+    return [c for clause in clauses
+            for c in session.scalars(select(Customer).where(Customer.shop_id == shop_id, clause))]
+
+
 def shop_links(session: Session, shop_id: int) -> bool:
     """Whether the shop linked anyone: routing reads links only then."""
     return session.scalar(select(Person.id).where(Person.shop_id == shop_id).limit(1)) is not None

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bridge.infra import db
 from bridge.models import Channel, Shop
-from bridge.shopdata import hotcache, keep, rows
+from bridge.shopdata import hotcache, keep
 
 FILE_NAME = "shop-data.json"
 _RELATIVE = re.compile(r"\{(days_ago|in_days):([0-9.]+)\}")
@@ -37,11 +37,7 @@ def load(app: Flask, demo_file: Path, bridge_base: str, shop_base: str) -> int:
     with db.new_session(app) as session:
         shop = session.scalar(select(Shop).where(Shop.key == shop_key))
         channels = dict(session.execute(select(Channel.key, Channel.id).where(Channel.shop_id == shop.id)).all())
-        count = 0
-        for kind in rows.KINDS:
-            if data.get(kind):
-                checked = rows.batch(kind, {"items": data[kind]}, channels)
-                count += keep.upsert(session, shop.id, kind, checked, channels, now)
+        count = sum(keep.upsert_file(session, shop.id, data, channels, now).values())
         session.commit()
     hotcache.forget(app.extensions["redis"], shop.id)
     return count

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bridge import delivery
 from bridge.channels import registry
 from bridge.conversations.assignment import assign, lock_shop
-from bridge.customers import blocks, people
+from bridge.customers import blocks
 from bridge.effects import Effects
 from bridge.events import names, payloads
 from bridge.models import OPEN_STATES, Agent, Channel, Conversation, Customer, Message, Shop
@@ -71,11 +71,9 @@ def way(session: Session, customer: Customer, channel: Channel, now: datetime) -
 def recent(session: Session, customer: Customer, now: datetime) -> bool:
     """Wrote (on any channel linked to them) or ordered in the last RECENT_DAYS days."""
     since = now - timedelta(days=RECENT_DAYS)
-    rows = people.linked(session, customer)
+    rows, buyers = read.shopper(session, customer)
     if any(r.last_inbound_at is not None and r.last_inbound_at >= since for r in rows):
         return True
-    kinds = {r.channel_id: session.get(Channel, r.channel_id).kind for r in rows}
-    buyers = [read.buyer_of(r, kinds[r.channel_id]) for r in rows]
     return any(o.created_at >= since for o in read.orders_of(session, customer.shop_id, buyers, limit=1))
 
 

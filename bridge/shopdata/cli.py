@@ -75,19 +75,14 @@ def import_file(shop_key: str, path: Path, kind: str | None) -> None:
     session = db.session()
     channels = dict(session.execute(select(Channel.key, Channel.id).where(Channel.shop_id == shop.id)).all())
     try:
-        found = files.read(path, kind)
-        checked = {name: rows.batch(name, {"items": items}, channels, max_items=10**7)
-                   for name, items in found.items()}
+        written = keep.upsert_file(session, shop.id, files.read(path, kind), channels, _now())
     except files.FileError as exc:
         raise click.ClickException(str(exc)) from None
     except rows.BatchError as exc:
         where = "\n".join(f"  {p}: {m}" for p, m in exc.errors[:20])
         more = f"\n  … and {len(exc.errors) - 20} more" if len(exc.errors) > 20 else ""
+        session.rollback()
         raise click.ClickException(f"nothing imported; {path.name} has errors:\n{where}{more}") from None
-    now = _now()
-    for name in rows.KINDS:  # products first: the orders' items name them
-        if name in checked:
-            keep.upsert(session, shop.id, name, checked[name], channels, now)
     session.commit()
     hotcache.forget(current_app.extensions["redis"], shop.id)
-    click.echo(", ".join(f"{len(v)} {k}" for k, v in checked.items()) + f" imported into {shop_key}")
+    click.echo(", ".join(f"{n} {kind}" for kind, n in written.items()) + f" imported into {shop_key}")

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from bridge.shopdata import terms
 from bridge.shopdata.models import Coupon, Order, OrderBuyer, OrderLine, Product, ProductTerm, ProductView
+from bridge.shopdata.rows import KINDS, batch
 
 # Rows per statement: SQLite allows 32,766 bound values, PostgreSQL 65,535.
 CHUNK = 500
@@ -23,6 +24,15 @@ def upsert(session: Session, shop_id: int, kind: str, rows: list[dict[str, Any]]
     """Write ROWS of KIND (checked by rows.batch) for the shop; the caller commits. Returns the count."""
     {"products": _products, "orders": _orders, "coupons": _coupons}[kind](session, shop_id, rows, channels, now)
     return len(rows)
+
+
+def upsert_file(session: Session, shop_id: int, found: Mapping[str, list], channels: Mapping[str, int],
+                now: datetime, max_items: int = 10**7) -> dict[str, int]:
+    """Every kind's rows of a file (FOUND: kind → rows as the API takes them), each checked whole
+    first (rows.batch: BatchError names the row), then written, products first as the orders'
+    items name them; the caller commits. Rows written by kind."""
+    checked = {kind: batch(kind, {"items": items}, channels, max_items) for kind, items in found.items() if items}
+    return {kind: upsert(session, shop_id, kind, checked[kind], channels, now) for kind in KINDS if kind in checked}
 
 
 def remove(session: Session, shop_id: int, kind: str, id_: str) -> bool:

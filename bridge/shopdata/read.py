@@ -14,13 +14,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func, select, tuple_
 from sqlalchemy.orm import Session
 
+from bridge.customers import people
+from bridge.customers.people import WIDGET_USER
 from bridge.models import Customer
 from bridge.shopdata import terms
 from bridge.shopdata.models import Coupon, Order, OrderBuyer, OrderLine, Product, ProductTerm, ProductView
 
 HOT_DAYS = 30
 DERIVED = ("category", "order_state")  # the entry context keys shop data adds
-WIDGET_USER = "u_"  # adapters/widget/identity.py: an identified shopper's external id
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,21 @@ def buyer_of(customer: Customer, channel_kind: str) -> Buyer:
         user = customer.external_id[len(WIDGET_USER):] if customer.external_id.startswith(WIDGET_USER) else None
         return Buyer(customer.channel_id, None, user)
     return Buyer(customer.channel_id, customer.external_id, None)
+
+
+def shopper(session: Session, customer: Customer) -> tuple[list[Customer], list[Buyer]]:
+    """CUSTOMER as rows linked to them (customers/people.py), CUSTOMER first, and as orders name
+    buyers: on each of those channels, and by the ids the shop linked the person with."""
+    rows, person, kinds = people.identity(session, customer)
+    buyers = [buyer_of(row, kinds[row.channel_id]) for row in rows]
+    if person is not None and (person.user_id or person.unionid):
+        buyers.append(Buyer(None, None, person.user_id, person.unionid))
+    return rows, buyers
+
+
+def owns(session: Session, shop_id: int, buyers: Sequence[Buyer], number: str) -> bool:
+    """Whether the order NUMBER is one of the shopper's (BUYERS)."""
+    return any(number in found for found in _numbers(session, shop_id, buyers).values())
 
 
 def orders_of(session: Session, shop_id: int, buyers: Sequence[Buyer], limit: int = 50) -> list[Order]:

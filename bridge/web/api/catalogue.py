@@ -8,12 +8,11 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 
 from bridge.channels import registry
-from bridge.customers import people
 from bridge.infra import db
 from bridge.models import Conversation, Customer
 from bridge.shapes import iso
 from bridge.shopdata import cards, hotcache, read
-from bridge.shopdata.models import Coupon, Product
+from bridge.shopdata.models import Coupon, Order, Product
 from bridge.shopdata.shapes import coupon_json, order_json, product_json
 from bridge.web.api import conversations
 from bridge.web.api.auth import current_agent, login_required
@@ -27,14 +26,7 @@ MAX_QUERY = 64
 
 
 def _identity(c: Conversation) -> tuple[list[Customer], list[read.Buyer]]:
-    """The conversation's shopper as rows linked to them (customers/people.py), and as orders name
-    buyers: on each of those channels, and by the ids the shop linked them with."""
-    session = db.session()
-    rows, person, kinds = people.identity(session, session.get(Customer, c.customer_id))
-    buyers = [read.buyer_of(row, kinds[row.channel_id]) for row in rows]
-    if person is not None and (person.user_id or person.unionid):
-        buyers.append(read.Buyer(None, None, person.user_id, person.unionid))
-    return rows, buyers
+    return read.shopper(db.session(), db.session().get(Customer, c.customer_id))
 
 
 @bp.get("/conversations/<id:conversation_id>/shop-panel")
@@ -141,9 +133,8 @@ def card_of(c: Conversation, kind: str, body: dict[str, Any]) -> tuple[str, dict
             raise APIError(409, "conflict", f"the coupon {id_!r} expired")
         card = cards.coupon_card(coupon, c.channel.shop.timezone)
     else:
-        order = next((o for o in read.orders_of(session, c.shop_id, _identity(c)[1], limit=10_000) if o.number == id_),
-                     None)
-        if order is None:
+        order = session.get(Order, (c.shop_id, id_))
+        if order is None or not read.owns(session, c.shop_id, _identity(c)[1], id_):
             raise not_found(f"the shopper has no order {id_!r}")
         card = cards.order_card(order, read.products_by_id(session, c.shop_id, [i["product_id"] for i in order.items]))
     card = cards.for_channel(card, registry.get(c.channel.kind).capabilities.card_forms)

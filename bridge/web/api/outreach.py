@@ -59,17 +59,11 @@ def _by_order(session, shop_id: int, number: str) -> list[Customer]:
     order = session.get(Order, (shop_id, number))
     if order is None:
         return []
-    channels = {ch.key: ch for ch in session.scalars(select(Channel).where(Channel.shop_id == shop_id))}
-    found: list[Customer] = []
+    channels = {ch.key: ch.id for ch in session.scalars(select(Channel).where(Channel.shop_id == shop_id))}
     for key, openid in (order.buyer_openids or {}).items():
         if key in channels:
-            found.append(_customer(session, shop_id, channels[key].id, openid))
-    if order.buyer_user_id:
-        widgets = [ch.id for ch in channels.values() if ch.kind == "widget"]
-        signed = people.WIDGET_USER + order.buyer_user_id
-        found += session.scalars(select(Customer).where(Customer.channel_id.in_(widgets),
-                                                        Customer.external_id == signed))
-    return found
+            _customer(session, shop_id, channels[key], openid)
+    return people.customers_named(session, shop_id, order.buyer_openids or {}, order.buyer_user_id)
 
 
 def _customer(session, shop_id: int, channel_id: int, openid: str) -> Customer:

@@ -16,7 +16,7 @@ from bridge.checks import REQUIRED, ConfigError, integer, mapping_of, obj, optio
 from bridge.conversations.assignment import lock_shop
 from bridge.customers import people
 from bridge.infra import db
-from bridge.models import Channel, Customer
+from bridge.models import Channel
 from bridge.outreach import consents
 from bridge.shopdata import hotcache, keep, keys, rows
 from bridge.web.api.errors import APIError
@@ -123,20 +123,7 @@ def post_views():
 
 
 def _customers_of(shop_id: int, buyer: dict[str, Any]) -> list[int]:
-    session = db.session()
-    channels = {key: (id_, kind) for key, id_, kind in session.execute(
-        select(Channel.key, Channel.id, Channel.kind).where(Channel.shop_id == shop_id))}
-    found = []
-    for key, openid in buyer["openids"].items():
-        if key in channels:
-            found += session.scalars(select(Customer.id).where(Customer.channel_id == channels[key][0],
-                                                               Customer.external_id == openid))
-    if buyer.get("user_id"):
-        widgets = [id_ for id_, kind in channels.values() if kind == "widget"]
-        if widgets:
-            found += session.scalars(select(Customer.id).where(Customer.channel_id.in_(widgets),
-                                                               Customer.external_id == "u_" + buyer["user_id"]))
-    return found
+    return [c.id for c in people.customers_named(db.session(), shop_id, buyer["openids"], buyer.get("user_id"))]
 
 
 @bp.put("/links")
